@@ -1,0 +1,81 @@
+// Items in and out of the store: every item read is parsed, every item
+// written is validated, and what callers receive is deeply frozen.
+import type { z } from 'zod';
+import { InvalidWriteError, MalformedItemError } from './errors.js';
+import {
+  arbiterSchema,
+  configSchema,
+  endpointSchema,
+  failoverSchema,
+  initializeSchema,
+  leaderSchema,
+  memberSchema,
+  syncSchema,
+  type MemberItem,
+} from './items.js';
+import { clusterLabel, MEMBER_PREFIX, SK, type ClusterId } from './keys.js';
+import type { ClusterSnapshot } from './store.js';
+
+export function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
+}
+
+/** Parses a stored item (keys removed), or throws MalformedItemError naming cluster, key and field. */
+export function parseItem<S extends z.ZodType>(schema: S, c: ClusterId, key: string, raw: unknown): z.infer<S> {
+  const parsed = schema.safeParse(stripKeys(raw));
+  if (!parsed.success) throw new MalformedItemError(clusterLabel(c), key, parsed.error);
+  return deepFreeze(parsed.data);
+}
+
+/** Validates an item before it is written, or throws InvalidWriteError. Returns the parsed (defaulted) item. */
+export function validateWrite<S extends z.ZodType>(schema: S, c: ClusterId, key: string, item: unknown): z.infer<S> {
+  const parsed = schema.safeParse(item);
+  if (!parsed.success) throw new InvalidWriteError(clusterLabel(c), key, parsed.error);
+  return parsed.data;
+}
+
+function stripKeys(raw: unknown): unknown {
+  if (typeof raw !== 'object' || raw === null) return raw;
+  const { pk: _pk, sk: _sk, ...rest } = raw as Record<string, unknown>;
+  return rest;
+}
+
+export const SCHEMA_BY_SK = {
+  [SK.initialize]: initializeSchema,
+  [SK.config]: configSchema,
+  [SK.leader]: leaderSchema,
+  [SK.failover]: failoverSchema,
+  [SK.sync]: syncSchema,
+  [SK.arbiter]: arbiterSchema,
+  [SK.endpoint]: endpointSchema,
+} as const;
+
+type Singles = { -readonly [K in keyof typeof SCHEMA_BY_SK]: z.infer<(typeof SCHEMA_BY_SK)[K]> | null };
+
+/** Builds the snapshot of one partition's rows. Unknown sort keys are ignored (newer writers). */
+export function buildSnapshot(c: ClusterId, rows: Iterable<{ sk: string; item: unknown }>): ClusterSnapshot {
+  const singles: Singles = {
+    initialize: null,
+    config: null,
+    leader: null,
+    failover: null,
+    sync: null,
+    arbiter: null,
+    endpoint: null,
+  };
+  const members: MemberItem[] = [];
+  for (const { sk, item } of rows) {
+    if (sk.startsWith(MEMBER_PREFIX)) {
+      members.push(parseItem(memberSchema, c, sk, item));
+    } else if (Object.hasOwn(SCHEMA_BY_SK, sk)) {
+      const key = sk as keyof typeof SCHEMA_BY_SK;
+      (singles as Record<string, unknown>)[key] = parseItem(SCHEMA_BY_SK[key], c, sk, item);
+    }
+  }
+  members.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  return deepFreeze({ cluster: { ...c }, ...singles, members });
+}

@@ -1,0 +1,205 @@
+import type { ClusterId } from './keys.js';
+import type {
+  ArbiterItem,
+  ArbiterState,
+  ClusterConfig,
+  ConfigItem,
+  EndpointItem,
+  EndpointRecord,
+  FailoverItem,
+  FailoverRequest,
+  HistoryEntry,
+  HistoryItem,
+  HistoryStep,
+  InitializeItem,
+  LeaderItem,
+  MemberItem,
+  MemberStatus,
+  SyncItem,
+  SyncState,
+} from './items.js';
+
+/**
+ * Outcome of a conditional write. A lost race is a normal result, not an
+ * exception: `current` is the item that won (null if there is none).
+ */
+export type WriteResult<T, C = T> = { readonly ok: true; readonly item: T } | { readonly ok: false; readonly current: C | null };
+
+/** Everything in a cluster's partition, read at one instant. Deeply frozen. */
+export interface ClusterSnapshot {
+  readonly cluster: ClusterId;
+  readonly initialize: InitializeItem | null;
+  readonly config: ConfigItem | null;
+  readonly leader: LeaderItem | null;
+  /** Sorted by name. */
+  readonly members: readonly MemberItem[];
+  readonly failover: FailoverItem | null;
+  readonly sync: SyncItem | null;
+  readonly arbiter: ArbiterItem | null;
+  readonly endpoint: EndpointItem | null;
+}
+
+/** The leader item's version and term as the caller read them. */
+export interface LeaderVersion {
+  readonly version: number;
+  readonly term: number;
+}
+
+export interface Grant {
+  readonly holder: string;
+  /** The leader item the decision was made from; null when there was none. */
+  readonly expected: LeaderVersion | null;
+  readonly previous: string | null;
+  readonly lastLsn: number;
+  readonly timeline: number;
+  readonly reason: string;
+  readonly kind: HistoryEntry['kind'];
+  readonly grantedAt: number;
+}
+
+export interface HolderWrite {
+  readonly holder: string;
+  readonly term: number;
+}
+
+export interface CallOptions {
+  /** How long to retry throttling and network errors before StoreUnavailableError. */
+  readonly timeoutMs?: number;
+}
+
+/**
+ * The distributed configuration store: one partition per cluster.
+ *
+ * Every write states its condition below. When the condition fails the write
+ * returns `{ ok: false, current }` carrying the item as it is in the store
+ * (null if absent); nothing is written. `version` is the CAS token of each
+ * item: it starts at 1 and every successful write adds one.
+ *
+ * Every operation throws:
+ * - StoreUnavailableError when throttling or network errors persist past
+ *   `timeoutMs` (default: the store's own), after retries with backoff;
+ * - MalformedItemError when an item read (including a race's `current`) does
+ *   not match its schema, naming the cluster, key and field. A malformed item
+ *   is never treated as absent and never leads to a write;
+ * - InvalidWriteError, before sending, when the item to write would not match
+ *   its schema.
+ */
+export interface Store {
+  /** One strongly consistent Query of the cluster's partition. */
+  readCluster(c: ClusterId, o?: CallOptions): Promise<ClusterSnapshot>;
+
+  /** Condition: no `initialize` item exists (create-if-absent). */
+  initialize(
+    c: ClusterId,
+    init: { systemId: string; initializedBy: string },
+    o?: CallOptions,
+  ): Promise<WriteResult<InitializeItem>>;
+
+  getConfig(c: ClusterId, o?: CallOptions): Promise<ConfigItem | null>;
+  /** Condition: `expectedVersion` null: no config exists; else its version equals `expectedVersion`. */
+  putConfig(
+    c: ClusterId,
+    config: ClusterConfig,
+    expectedVersion: number | null,
+    o?: CallOptions,
+  ): Promise<WriteResult<ConfigItem>>;
+
+  /** The member's own item. Condition: as putConfig, on `member#<name>`. */
+  heartbeat(
+    c: ClusterId,
+    status: MemberStatus,
+    expectedVersion: number | null,
+    o?: CallOptions,
+  ): Promise<WriteResult<MemberItem>>;
+  /** Condition: the member item's version equals `expectedVersion`. */
+  removeMember(
+    c: ClusterId,
+    name: string,
+    expectedVersion: number,
+    o?: CallOptions,
+  ): Promise<WriteResult<null, MemberItem>>;
+
+  /**
+   * Grants leadership: phase `granted`, term = expected.term + 1 (1 when
+   * absent), version = expected.version + 1. Condition: the leader item is
+   * absent when `expected` is null, else its version and term equal
+   * `expected`. The history row for the new term is written in the same
+   * transaction. A retried grant that finds its own grant in place is ok.
+   */
+  grantLeader(c: ClusterId, grant: Grant, o?: CallOptions): Promise<WriteResult<LeaderItem>>;
+  /**
+   * Renews the lease and reports the holder's WAL position. Condition: holder
+   * and term match and the phase is not `released`. Keeps the phase.
+   */
+  renewLeader(
+    c: ClusterId,
+    w: HolderWrite & { lastLsn: number; timeline: number },
+    o?: CallOptions,
+  ): Promise<WriteResult<LeaderItem>>;
+  /** After promotion. Condition: holder and term match and the phase is `granted`. Sets `active`. */
+  confirmLeader(
+    c: ClusterId,
+    w: HolderWrite & { lastLsn: number; timeline: number },
+    o?: CallOptions,
+  ): Promise<WriteResult<LeaderItem>>;
+  /** Switchover, by the arbiter. Condition: version and term equal `expected`, phase `active`. Sets `handover`. */
+  beginHandover(
+    c: ClusterId,
+    h: { expected: LeaderVersion; candidate: string },
+    o?: CallOptions,
+  ): Promise<WriteResult<LeaderItem>>;
+  /** The holder stopped taking writes. Condition: holder and term match, phase `handover`. Sets `demoted`. */
+  completeHandover(
+    c: ClusterId,
+    w: HolderWrite & { finalLsn: number },
+    o?: CallOptions,
+  ): Promise<WriteResult<LeaderItem>>;
+  /** Clean shutdown. Condition: holder and term match, phase not `released`. Sets `released`, keeps the term. */
+  releaseLeader(c: ClusterId, w: HolderWrite & { lastLsn: number }, o?: CallOptions): Promise<WriteResult<LeaderItem>>;
+
+  /** Condition: as putConfig, on `failover`. */
+  setFailover(
+    c: ClusterId,
+    request: FailoverRequest,
+    expectedVersion: number | null,
+    o?: CallOptions,
+  ): Promise<WriteResult<FailoverItem>>;
+  /** Condition: the failover item's version equals `expectedVersion`. */
+  clearFailover(c: ClusterId, expectedVersion: number, o?: CallOptions): Promise<WriteResult<null, FailoverItem>>;
+
+  /** Condition: as putConfig, on `sync`. */
+  putSync(c: ClusterId, state: SyncState, expectedVersion: number | null, o?: CallOptions): Promise<WriteResult<SyncItem>>;
+
+  /** Condition: no history row exists for `entry.term` (create-if-absent). */
+  appendHistory(c: ClusterId, entry: HistoryEntry, o?: CallOptions): Promise<WriteResult<HistoryItem>>;
+  /** Condition: the row for `term` exists and `step` is not yet recorded. */
+  recordHistoryStep(
+    c: ClusterId,
+    term: number,
+    step: HistoryStep,
+    at: number,
+    o?: CallOptions,
+  ): Promise<WriteResult<HistoryItem>>;
+  /** All history rows, by term ascending. */
+  listHistory(c: ClusterId, o?: CallOptions): Promise<readonly HistoryItem[]>;
+
+  /** Arbitration lease and observations. Condition: as putConfig, on `arbiter`. */
+  putArbiter(
+    c: ClusterId,
+    state: ArbiterState,
+    expectedVersion: number | null,
+    o?: CallOptions,
+  ): Promise<WriteResult<ArbiterItem>>;
+
+  /**
+   * Records where the endpoint points. Condition: no record exists, or its
+   * term is lower, or the term is the same and so is the member: the term
+   * never goes backwards and a term never names two members.
+   */
+  recordEndpoint(c: ClusterId, record: EndpointRecord, o?: CallOptions): Promise<WriteResult<EndpointItem>>;
+
+  /** Deletes every item of the cluster, its history included. Returns how many. Unconditional. */
+  deleteCluster(c: ClusterId, o?: CallOptions): Promise<number>;
+  /** Clusters that have an initialize, config or leader item. */
+  listClusters(o?: CallOptions): Promise<readonly ClusterId[]>;
+}
