@@ -1,0 +1,48 @@
+// Everything one decision reads, computed once: the snapshot, the arbiter's
+// clock and its updated observations.
+import { DEFAULT_CONFIG, type ClusterConfig, type LeaderItem, type MemberItem } from '../dcs/items.js';
+import type { ClusterSnapshot, LeaderVersion } from '../dcs/store.js';
+import { eligibilityContext, type EligibilityContext } from './eligibility.js';
+import { formatSeconds } from './format.js';
+import { leaderLeaseExpired, observeCluster, type Observation } from './observation.js';
+
+export interface Tick {
+  readonly snapshot: ClusterSnapshot;
+  readonly now: number;
+  readonly config: ClusterConfig;
+  readonly ttlMs: number;
+  readonly observation: Observation;
+  /** The leader item's version unchanged for ttl of arbiter time (never true for an absent leader). */
+  readonly leaseExpired: boolean;
+}
+
+export function makeTick(snapshot: ClusterSnapshot, now: number): Tick {
+  const config = snapshot.config?.config ?? DEFAULT_CONFIG;
+  const ttlMs = config.ttl * 1000;
+  const observation = observeCluster(snapshot, snapshot.arbiter, now);
+  const leaseExpired = leaderLeaseExpired(snapshot.leader, observation.leader, now, ttlMs);
+  return { snapshot, now, config, ttlMs, observation, leaseExpired };
+}
+
+export function contextOf(t: Tick, options: Parameters<typeof eligibilityContext>[3] = {}): EligibilityContext {
+  return eligibilityContext(t.snapshot, t.observation.members, t.now, options);
+}
+
+export function memberNamed(t: Tick, name: string | undefined): MemberItem | undefined {
+  return name === undefined ? undefined : t.snapshot.members.find((m) => m.name === name);
+}
+
+export function versionOf(leader: LeaderItem): LeaderVersion {
+  return { version: leader.version, term: leader.term };
+}
+
+/** Arbiter time the leader's current version has been in place. */
+export function leaderAge(t: Tick): number {
+  const seen = t.observation.leader;
+  return seen === null ? 0 : Math.max(0, t.now - seen.seenAt);
+}
+
+/** "version 42 seen 1.2 s ago" */
+export function leaderSeen(t: Tick, leader: LeaderItem): string {
+  return `version ${leader.version} seen ${formatSeconds(leaderAge(t))} ago`;
+}
