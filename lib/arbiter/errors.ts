@@ -1,0 +1,25 @@
+// Errors of the arbiter shell.
+export class ArbiterError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** The Lambda event is none of the shapes the arbiter accepts. Nothing was done. */
+export class InvalidArbiterEventError extends ArbiterError {}
+
+/** The arbiter's environment (table name, timings) is missing or malformed. */
+export class InvalidArbiterSettingsError extends ArbiterError {}
+
+/** One cluster's tick failed; the other clusters' ticks go on. */
+export class ClusterTickError extends ArbiterError {
+  constructor(
+    readonly cluster: string,
+    readonly step: string,
+    cause: unknown,
+  ) {
+    const why = cause instanceof Error ? `${cause.name}: ${cause.message}` : String(cause);
+    super(`cluster ${cluster}: ${step} failed: ${why}`, { cause });
+  }
+}

@@ -1,0 +1,68 @@
+// One arbiter invocation: the event decides which clusters and until when,
+// then the loop runs under the shard's loop lease.
+import type { Store } from '../dcs/store.js';
+import { DynamoDbStore } from '../dcs/dynamodb-store.js';
+import { createDynamoDbClient } from '../dcs/client.js';
+import type { ArbiterEvent } from './events.js';
+import { planInvocation } from './events.js';
+import { runLoop, type LoopSummary } from './loop.js';
+import type { MetricsSink } from './metrics.js';
+import { moverCache, type MoverCache } from './movers.js';
+import type { ArbiterSettings } from './settings.js';
+import { systemClock, type Clock, type Log } from './tick.js';
+
+export interface ArbiterRuntime {
+  readonly settings: ArbiterSettings;
+  readonly store: Store;
+  readonly movers: MoverCache;
+  readonly metrics: MetricsSink;
+  readonly log: Log;
+  readonly clock: Clock;
+  close(): Promise<void>;
+}
+
+export function createRuntime(settings: ArbiterSettings, log: Log, metrics: MetricsSink, clock: Clock = systemClock): ArbiterRuntime {
+  const client = createDynamoDbClient(
+    settings.PGFLOAT_DYNAMODB_ENDPOINT !== undefined ? { endpoint: settings.PGFLOAT_DYNAMODB_ENDPOINT } : {},
+  );
+  const movers = moverCache();
+  return {
+    settings,
+    store: new DynamoDbStore({ client, tableName: settings.PGFLOAT_TABLE }),
+    movers,
+    metrics,
+    log,
+    clock,
+    close: async () => {
+      await movers.close();
+      client.destroy();
+    },
+  };
+}
+
+export async function runInvocation(rt: ArbiterRuntime, event: ArbiterEvent, remainingMs: number, invocationId: string): Promise<LoopSummary> {
+  const s = rt.settings;
+  const plan = planInvocation(event, rt.clock.now(), remainingMs, {
+    tickMs: s.PGFLOAT_TICK_MS,
+    schedulePeriodMs: s.PGFLOAT_SCHEDULE_PERIOD_MS,
+    handoverMarginMs: s.PGFLOAT_HANDOVER_MARGIN_MS,
+  });
+  rt.log.info(`arbiter ${event.kind} invocation: ${plan.clusters === 'all' ? 'all clusters' : plan.clusters.length + ' cluster(s)'} until ${new Date(plan.runUntil).toISOString()}`);
+  const summary = await runLoop(
+    {
+      store: rt.store,
+      movers: rt.movers,
+      clock: rt.clock,
+      log: rt.log,
+      metrics: rt.metrics,
+      arbiterId: s.PGFLOAT_SHARD,
+      invocationId,
+      leaseMs: s.PGFLOAT_CLUSTER_LEASE_MS,
+      loopLeaseMs: s.PGFLOAT_LOOP_LEASE_MS,
+      stepTimeoutMs: s.PGFLOAT_STEP_TIMEOUT_MS,
+    },
+    { ...plan, tickMs: s.PGFLOAT_TICK_MS, metricsEveryMs: s.PGFLOAT_METRICS_EVERY_MS },
+  );
+  rt.log.info(`arbiter invocation ${summary.status}`, { ...summary });
+  return summary;
+}

@@ -1,0 +1,46 @@
+// The arbiter's CloudWatch metrics. Names and namespace live here once: the
+// alarms of the deployment are checked against them.
+import { MetricUnit, type Metrics } from '@aws-lambda-powertools/metrics';
+import type { ClusterMetrics } from '../ha/actions.js';
+
+type Unit = (typeof MetricUnit)[keyof typeof MetricUnit];
+
+export const METRICS_NAMESPACE = 'pgfloat';
+export const CLUSTER_DIMENSION = 'Cluster';
+
+export const CLUSTER_METRICS = {
+  leaderPresent: { name: 'LeaderPresent', unit: MetricUnit.Count },
+  secondsWithoutLeader: { name: 'SecondsWithoutLeader', unit: MetricUnit.Seconds },
+  failovers: { name: 'Failovers', unit: MetricUnit.Count },
+  maxReplicationLagBytes: { name: 'MaxReplicationLagBytes', unit: MetricUnit.Bytes },
+  healthyMembers: { name: 'HealthyMembers', unit: MetricUnit.Count },
+  endpointInSync: { name: 'EndpointInSync', unit: MetricUnit.Count },
+} as const satisfies Record<keyof ClusterMetrics, { name: string; unit: Unit }>;
+
+/** Per-cluster failures of a tick (a malformed item, a store error, a failed AWS call). */
+export const CLUSTER_ERRORS_METRIC = { name: 'ArbiterErrors', unit: MetricUnit.Count } as const;
+
+export interface MetricsSink {
+  cluster(cluster: string, metrics: ClusterMetrics): void;
+  clusterError(cluster: string): void;
+}
+
+/** Embedded Metric Format through Powertools: one EMF document per cluster and publish. */
+export class PowertoolsMetricsSink implements MetricsSink {
+  constructor(private readonly metrics: Metrics) {}
+
+  cluster(cluster: string, m: ClusterMetrics): void {
+    this.metrics.addDimensions({ [CLUSTER_DIMENSION]: cluster });
+    for (const key of Object.keys(CLUSTER_METRICS) as (keyof ClusterMetrics)[]) {
+      const { name, unit } = CLUSTER_METRICS[key];
+      this.metrics.addMetric(name, unit, m[key]);
+    }
+    this.metrics.publishStoredMetrics();
+  }
+
+  clusterError(cluster: string): void {
+    this.metrics.addDimensions({ [CLUSTER_DIMENSION]: cluster });
+    this.metrics.addMetric(CLUSTER_ERRORS_METRIC.name, CLUSTER_ERRORS_METRIC.unit, 1);
+    this.metrics.publishStoredMetrics();
+  }
+}

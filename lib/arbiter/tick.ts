@@ -1,0 +1,123 @@
+// One cluster, one tick: read the partition, decide with lib/ha, apply the
+// actions in order, one conditional step each. A lost race stops the tick;
+// the next tick plans again from a fresh read.
+import type { ClusterId } from '../dcs/keys.js';
+import { clusterLabel } from '../dcs/keys.js';
+import { DEFAULT_CONFIG } from '../dcs/items.js';
+import type { ClusterSnapshot, Store } from '../dcs/store.js';
+import { targetFromMember } from '../endpoint/mover.js';
+import { decide } from '../ha/arbiter.js';
+import type { ArbiterAction, ClusterMetrics } from '../ha/actions.js';
+import { ClusterTickError } from './errors.js';
+import type { MoverCache } from './movers.js';
+
+export interface Log {
+  debug(message: string, ...attributes: Record<string, unknown>[]): void;
+  info(message: string, ...attributes: Record<string, unknown>[]): void;
+  warn(message: string, ...attributes: Record<string, unknown>[]): void;
+  error(message: string, ...attributes: Record<string, unknown>[]): void;
+}
+
+export interface Clock {
+  now(): number;
+  sleep(ms: number): Promise<void>;
+}
+
+export const systemClock: Clock = {
+  now: () => Date.now(),
+  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+};
+
+export interface TickDeps {
+  readonly store: Store;
+  readonly movers: MoverCache;
+  readonly clock: Clock;
+  readonly log: Log;
+  readonly arbiterId: string;
+  readonly leaseMs: number;
+  /** Deadline of each store call and endpoint move. */
+  readonly stepTimeoutMs: number;
+}
+
+export interface TickOutcome {
+  readonly cluster: string;
+  readonly applied: readonly ArbiterAction['type'][];
+  /** The action whose condition failed, if the tick stopped early. */
+  readonly stoppedAt: ArbiterAction['type'] | null;
+  readonly grants: number;
+  readonly endpointMoves: number;
+  readonly metrics: ClusterMetrics;
+  readonly reasons: readonly string[];
+}
+
+export async function tickCluster(deps: TickDeps, c: ClusterId): Promise<TickOutcome> {
+  const label = clusterLabel(c);
+  const o = { timeoutMs: deps.stepTimeoutMs };
+  let snapshot: ClusterSnapshot;
+  try {
+    snapshot = await deps.store.readCluster(c, o);
+  } catch (err) {
+    throw new ClusterTickError(label, 'read', err);
+  }
+  const decision = decide({ snapshot, now: deps.clock.now(), arbiterId: deps.arbiterId, leaseMs: deps.leaseMs });
+  const applied: ArbiterAction['type'][] = [];
+  let grants = 0;
+  let endpointMoves = 0;
+  for (const action of decision.actions) {
+    let ok: boolean;
+    try {
+      ok = await apply(deps, c, snapshot, action, o);
+    } catch (err) {
+      throw new ClusterTickError(label, action.type, err);
+    }
+    if (action.type !== 'none' && action.type !== 'observe') {
+      deps.log.info(`${label}: ${action.type}${ok ? '' : ' lost a race'}: ${action.reason}`, { cluster: label, action: action.type, ok });
+    }
+    if (!ok) {
+      return { cluster: label, applied, stoppedAt: action.type, grants, endpointMoves, metrics: { ...decision.metrics, failovers: grants }, reasons: decision.reasons };
+    }
+    applied.push(action.type);
+    if (action.type === 'grant') grants += 1;
+    if (action.type === 'moveEndpoint') endpointMoves += 1;
+  }
+  deps.log.debug(`${label}: ${decision.reasons.join('; ')}`, { cluster: label });
+  return { cluster: label, applied, stoppedAt: null, grants, endpointMoves, metrics: { ...decision.metrics, failovers: grants }, reasons: decision.reasons };
+}
+
+/** Applies one action; false when its condition failed (a lost race). */
+async function apply(
+  deps: TickDeps,
+  c: ClusterId,
+  snapshot: ClusterSnapshot,
+  action: ArbiterAction,
+  o: { timeoutMs: number },
+): Promise<boolean> {
+  const { store } = deps;
+  switch (action.type) {
+    case 'none':
+      return true;
+    case 'observe':
+      return (await store.putArbiter(c, action.state, action.expectedVersion, o)).ok;
+    case 'grant':
+      return (await store.grantLeader(c, action.grant, o)).ok;
+    case 'beginHandover':
+      return (await store.beginHandover(c, { expected: action.expected, candidate: action.candidate }, o)).ok;
+    case 'clearFailover':
+      return (await store.clearFailover(c, action.expectedVersion, o)).ok;
+    case 'recordHistoryStep':
+      // Idempotent: a step already recorded is not a conflict.
+      await store.recordHistoryStep(c, action.term, action.step, action.at, o);
+      return true;
+    case 'moveEndpoint': {
+      const member = snapshot.members.find((m) => m.name === action.member);
+      if (member === undefined) return false;
+      const mover = deps.movers.get(c, snapshot.config?.config.endpoint ?? DEFAULT_CONFIG.endpoint);
+      const moved = await mover.move(targetFromMember(member, action.term), { timeoutMs: o.timeoutMs });
+      const at = deps.clock.now();
+      const recorded = await store.recordEndpoint(c, { member: action.member, term: action.term, target: moved.target, movedAt: at }, o);
+      if (!recorded.ok) return false;
+      await store.recordHistoryStep(c, action.term, 'endpointMovedAt', at, o);
+      return true;
+    }
+  }
+}

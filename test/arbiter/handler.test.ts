@@ -1,0 +1,233 @@
+// The real arbiter handler (middy, zod, Powertools) against DynamoDB Local,
+// with test code playing the agents.
+import assert from 'node:assert/strict';
+import { connect, createServer, type Server } from 'node:net';
+import { after, before, describe, mock, test } from 'node:test';
+import type { Context } from 'aws-lambda';
+import { DynamoDbStore } from '../../lib/dcs/dynamodb-store.js';
+import { DEFAULT_CONFIG, type ClusterConfig } from '../../lib/dcs/items.js';
+import { clusterPk, type ClusterId } from '../../lib/dcs/keys.js';
+import type { LoopSummary } from '../../lib/arbiter/loop.js';
+import { freeLoopbackPort } from '../../lib/local/dynamodb-local.js';
+import { freshTable, type TestTable } from '../support/dynamodb.js';
+import { FakeAgents } from './agents.js';
+
+type Handler = (event: unknown, context: Context) => Promise<LoopSummary>;
+let handler: Handler;
+let closeArbiter: () => Promise<void>;
+let table: TestTable;
+let store: DynamoDbStore;
+const emf: Record<string, unknown>[] = [];
+
+const fastConfig = (over: Partial<ClusterConfig> = {}): ClusterConfig => ({ ...DEFAULT_CONFIG, ttl: 1, loopWait: 0.2, retryTimeout: 0.3, ...over });
+let n = 0;
+const newCluster = (): ClusterId => ({ namespace: 'arb', scope: `c${++n}` });
+
+function context(id: string, remainingMs = 30_000): Context {
+  return {
+    awsRequestId: id,
+    functionName: 'pgfloat-arbiter',
+    functionVersion: '$LATEST',
+    invokedFunctionArn: 'arn:aws:lambda:us-east-1:123456789012:function:pgfloat-arbiter',
+    memoryLimitInMB: '256',
+    logGroupName: '/aws/lambda/pgfloat-arbiter',
+    logStreamName: 'test',
+    callbackWaitsForEmptyEventLoop: true,
+    getRemainingTimeInMillis: () => remainingMs,
+    done: () => undefined,
+    fail: () => undefined,
+    succeed: () => undefined,
+  };
+}
+
+/** A stand-in PostgreSQL: a loopback listener that says its name to each connection. */
+async function namedListener(name: string): Promise<{ server: Server; port: number }> {
+  const server = createServer((s) => s.end(name));
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return { server, port: (server.address() as { port: number }).port };
+}
+
+async function readThrough(port: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let data = '';
+    const s = connect(port, '127.0.0.1');
+    s.setTimeout(2000, () => s.destroy(new Error('timeout')));
+    s.on('data', (d) => (data += d.toString()));
+    s.on('close', () => resolve(data));
+    s.on('error', reject);
+  });
+}
+
+/** A cluster led by `leader` (term 1, active) with the given members playing agents. */
+async function ledCluster(c: ClusterId, agents: FakeAgents, leader: string, config: ClusterConfig): Promise<void> {
+  await store.initialize(c, { systemId: '7300000000000000001', initializedBy: leader });
+  await store.putConfig(c, config, null);
+  await agents.round();
+  await store.grantLeader(c, { holder: leader, expected: null, previous: null, lastLsn: 1000, timeline: 1, reason: 'bootstrap', kind: 'bootstrap', grantedAt: Date.now() });
+  await agents.round();
+}
+
+before(async () => {
+  table = await freshTable();
+  store = new DynamoDbStore({ client: table.client, tableName: table.tableName });
+  Object.assign(process.env, {
+    PGFLOAT_TABLE: table.tableName,
+    PGFLOAT_DYNAMODB_ENDPOINT: table.endpoint,
+    PGFLOAT_TICK_MS: '100',
+    PGFLOAT_CLUSTER_LEASE_MS: '2000',
+    PGFLOAT_LOOP_LEASE_MS: '2000',
+    PGFLOAT_SCHEDULE_PERIOD_MS: '3000',
+    PGFLOAT_HANDOVER_MARGIN_MS: '200',
+    PGFLOAT_METRICS_EVERY_MS: '0',
+    POWERTOOLS_DEV: 'true',
+    POWERTOOLS_METRICS_DISABLED: 'false',
+    POWERTOOLS_LOG_LEVEL: process.env.DEBUG_ARBITER === undefined ? 'ERROR' : 'DEBUG',
+  });
+  mock.method(console, 'log', (line: unknown) => {
+    if (typeof line === 'string' && line.includes('"_aws"')) emf.push(JSON.parse(line) as Record<string, unknown>);
+  });
+  if (process.env.DEBUG_ARBITER === undefined) mock.method(console, 'error', () => undefined);
+  ({ handler, closeArbiter } = (await import('../../functions/arbiter/handler.js')) as unknown as { handler: Handler; closeArbiter: () => Promise<void> });
+});
+
+after(async () => {
+  await closeArbiter();
+  await table.close();
+});
+
+describe('arbiter handler', () => {
+  test('fails over a dead leader to the most advanced replica and moves the local endpoint after its promotion', async () => {
+    // Prepare: a, b, c on stand-in servers; the endpoint is a local proxy
+    const servers = await Promise.all(['a', 'b', 'c'].map(namedListener));
+    after(() => servers.forEach((s) => s.server.close()));
+    const proxyPort = await freeLoopbackPort();
+    const c = newCluster();
+    const url = (i: number): string => `postgres://127.0.0.1:${servers[i]?.port}/postgres`;
+    const agents = new FakeAgents(store, c, {
+      a: { lsn: 1000, alive: true, role: 'primary', timeline: 1, connUrl: url(0) },
+      b: { lsn: 900, alive: true, role: 'replica', timeline: 1, connUrl: url(1) },
+      c: { lsn: 1000, alive: true, role: 'replica', timeline: 1, connUrl: url(2) },
+    });
+    await ledCluster(c, agents, 'a', fastConfig({ endpoint: { kind: 'local-proxy', host: '127.0.0.1', port: proxyPort } }));
+    agents.start(100, 15_000);
+    after(() => agents.stop());
+    await handler({ action: 'tick', cluster: clusterPk(c), ticks: 5 }, context('first'));
+    const before = await readThrough(proxyPort);
+    // Act: the leader dies; the arbiter ticks for 4 s
+    agents.kill('a');
+    const summary = await handler({ action: 'tick', cluster: clusterPk(c), ticks: 40 }, context('second'));
+    await agents.stop();
+    // Assess
+    const snap = await store.readCluster(c);
+    assert.equal(before, 'a');
+    assert.equal(summary.status, 'ran');
+    assert.equal(summary.grants, 1);
+    assert.deepEqual([snap.leader?.holder, snap.leader?.term, snap.leader?.phase, snap.leader?.previous], ['c', 2, 'active', 'a']);
+    assert.match(snap.leader?.reason ?? '', /lease|expired|unchanged/i);
+    assert.deepEqual([snap.endpoint?.member, snap.endpoint?.term], ['c', 2]);
+    assert.equal(await readThrough(proxyPort), 'c');
+    const history = await store.listHistory(c);
+    assert.deepEqual(
+      history.map((h) => [h.term, h.kind, h.to]),
+      [
+        [1, 'bootstrap', 'a'],
+        [2, 'failover', 'c'],
+      ],
+    );
+    assert.ok(history[1]?.promotedAt !== undefined && history[1]?.endpointMovedAt !== undefined);
+  });
+
+  test('publishes each cluster metric in Embedded Metric Format under the pgfloat namespace', async () => {
+    // Prepare
+    const c = newCluster();
+    const agents = new FakeAgents(store, c, {
+      a: { lsn: 5000, alive: true, role: 'primary', timeline: 1, connUrl: 'postgres://127.0.0.1:1/postgres' },
+      b: { lsn: 3000, alive: true, role: 'replica', timeline: 1, connUrl: 'postgres://127.0.0.1:2/postgres' },
+    });
+    await ledCluster(c, agents, 'a', fastConfig());
+    await store.confirmLeader(c, { holder: 'a', term: 1, lastLsn: 5000, timeline: 1 });
+    emf.length = 0;
+    // Act
+    await handler({ action: 'tick', cluster: clusterPk(c), ticks: 2 }, context('metrics'));
+    // Assess
+    const doc = emf.find((d) => d.Cluster === clusterPk(c));
+    assert.ok(doc, 'an EMF document for the cluster');
+    const directives = (doc._aws as { CloudWatchMetrics: { Namespace: string; Dimensions: string[][]; Metrics: { Name: string }[] }[] }).CloudWatchMetrics[0];
+    assert.equal(directives?.Namespace, 'pgfloat');
+    assert.ok(directives?.Dimensions.some((d) => d.includes('Cluster')));
+    assert.deepEqual(
+      directives?.Metrics.map((m) => m.Name).sort(),
+      ['EndpointInSync', 'Failovers', 'HealthyMembers', 'LeaderPresent', 'MaxReplicationLagBytes', 'SecondsWithoutLeader'],
+    );
+    assert.equal(doc.LeaderPresent, 1);
+    assert.equal(doc.MaxReplicationLagBytes, 2000);
+    assert.equal(doc.HealthyMembers, 2);
+  });
+
+  test('one malformed cluster is logged and counted and never stops the others', async () => {
+    // Prepare: cluster x has a malformed leader; cluster y's leader is dead
+    const x = newCluster();
+    const y = newCluster();
+    await store.putConfig(x, fastConfig(), null);
+    await table.client.send(
+      new (await import('@aws-sdk/client-dynamodb')).PutItemCommand({
+        TableName: table.tableName,
+        Item: { pk: { S: clusterPk(x) }, sk: { S: 'leader' }, holder: { S: 'a' }, term: { S: 'one' }, version: { N: '1' } },
+      }),
+    );
+    const agents = new FakeAgents(store, y, {
+      a: { lsn: 1000, alive: true, role: 'primary', timeline: 1, connUrl: 'postgres://127.0.0.1:1/postgres' },
+      b: { lsn: 1000, alive: true, role: 'replica', timeline: 1, connUrl: 'postgres://127.0.0.1:2/postgres' },
+    });
+    await ledCluster(y, agents, 'a', fastConfig());
+    agents.kill('a');
+    agents.start(100, 10_000);
+    after(() => agents.stop());
+    emf.length = 0;
+    // Act: a scheduled invocation over all clusters (the schedule period is 3 s here)
+    const summary = await handler(
+      { source: 'aws.events', 'detail-type': 'Scheduled Event', id: 'e1', time: new Date().toISOString(), resources: [] },
+      context('scheduled'),
+    );
+    await agents.stop();
+    // Assess
+    assert.equal(summary.status, 'ran');
+    assert.ok(summary.errors >= summary.ticks && summary.ticks > 5, `errors ${summary.errors} over ${summary.ticks} ticks`);
+    assert.equal((await store.readCluster(y)).leader?.holder, 'b');
+    assert.ok(emf.some((d) => d.Cluster === clusterPk(x) && d.ArbiterErrors === 1));
+    assert.ok(emf.some((d) => d.Cluster === clusterPk(y) && d.Failovers === 1));
+  });
+
+  test('a second invocation finds the loop lease held and exits cleanly; the lease is handed over at the end', async () => {
+    // Prepare
+    const c = newCluster();
+    await store.putConfig(c, fastConfig(), null);
+    const scheduled = handler(
+      { source: 'aws.events', 'detail-type': 'Scheduled Event', id: 'e2', time: new Date().toISOString(), resources: [] },
+      context('long-runner'),
+    );
+    await new Promise((r) => setTimeout(r, 700));
+    // Act
+    const second = await handler({ action: 'tick', cluster: clusterPk(c), ticks: 3 }, context('latecomer'));
+    const first = await scheduled;
+    const third = await handler({ action: 'tick', cluster: clusterPk(c), ticks: 2 }, context('after'));
+    // Assess
+    assert.deepEqual([second.status, second.leaseOwner, second.ticks], ['lease-held', 'long-runner', 0]);
+    assert.equal(first.status, 'ran');
+    assert.ok(first.ticks >= 10, `${first.ticks} ticks`);
+    assert.deepEqual([third.status, third.ticks], ['ran', 2]);
+  });
+
+  test('rejects an event of no known shape with a clear error and writes nothing', async () => {
+    // Prepare
+    const clustersBefore = await store.listClusters();
+    // Act + Assess
+    await assert.rejects(handler({ hello: 'world' }, context('bad')), (err: Error) => {
+      assert.equal(err.name, 'InvalidArbiterEventError');
+      assert.match(err.message, /EventBridge scheduled event, a CloudWatch alarm state change, or \{"action":"tick"/);
+      return true;
+    });
+    await assert.rejects(handler({ action: 'tick', cluster: 'no-slash' }, context('bad2')), /write "<namespace>\/<scope>"/);
+    assert.deepEqual(await store.listClusters(), clustersBefore);
+  });
+});
