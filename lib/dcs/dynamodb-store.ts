@@ -260,8 +260,14 @@ export class DynamoDbStore implements Store {
     );
   }
 
-  initialize(c: ClusterId, init: { systemId: string; initializedBy: string }, o?: CallOptions): Promise<WriteResult<InitializeItem>> {
-    return this.put('initialize', c, { pk: clusterPk(c), sk: SK.initialize }, initializeSchema, { ...init, version: 1 }, absent, o);
+  initialize(
+    c: ClusterId,
+    init: { systemId?: string; initializedBy: string },
+    expectedVersion: number | null = null,
+    o?: CallOptions,
+  ): Promise<WriteResult<InitializeItem>> {
+    const item = { ...init, version: (expectedVersion ?? 0) + 1 };
+    return this.put('initialize', c, { pk: clusterPk(c), sk: SK.initialize }, initializeSchema, item, versionOrAbsent(expectedVersion), o);
   }
 
   async getConfig(c: ClusterId, o?: CallOptions): Promise<ConfigItem | null> {

@@ -11,8 +11,12 @@ const lsn = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
 const epochMs = z.number().int().min(0);
 const timeline = z.number().int().min(0);
 
+/**
+ * The bootstrap race: the first agent to create it runs initdb, then records
+ * the new PostgreSQL system identifier (absent until then).
+ */
 export const initializeSchema = z.object({
-  systemId: z.string().regex(/^\d{1,20}$/, 'systemId: the PostgreSQL system identifier, digits only'),
+  systemId: z.string().regex(/^\d{1,20}$/, 'systemId: the PostgreSQL system identifier, digits only').optional(),
   initializedBy: memberNameSchema,
   version,
 });

@@ -138,8 +138,13 @@ export class MemoryStore implements Store {
     return buildSnapshot(c, rows);
   }
 
-  async initialize(c: ClusterId, init: { systemId: string; initializedBy: string }): Promise<WriteResult<InitializeItem>> {
-    return this.put('initialize', c, { pk: clusterPk(c), sk: SK.initialize }, initializeSchema, { ...init, version: 1 }, versionOrAbsent(null));
+  async initialize(
+    c: ClusterId,
+    init: { systemId?: string; initializedBy: string },
+    expectedVersion: number | null = null,
+  ): Promise<WriteResult<InitializeItem>> {
+    const item = { ...init, version: (expectedVersion ?? 0) + 1 };
+    return this.put('initialize', c, { pk: clusterPk(c), sk: SK.initialize }, initializeSchema, item, versionOrAbsent(expectedVersion));
   }
 
   async getConfig(c: ClusterId): Promise<ConfigItem | null> {

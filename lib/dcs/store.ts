@@ -88,10 +88,15 @@ export interface Store {
   /** One strongly consistent Query of the cluster's partition. */
   readCluster(c: ClusterId, o?: CallOptions): Promise<ClusterSnapshot>;
 
-  /** Condition: no `initialize` item exists (create-if-absent). */
+  /**
+   * The bootstrap race. Condition: `expectedVersion` null (the default): no
+   * `initialize` item exists (create-if-absent); else its version equals
+   * `expectedVersion` (the winner recording the system identifier).
+   */
   initialize(
     c: ClusterId,
-    init: { systemId: string; initializedBy: string },
+    init: { systemId?: string; initializedBy: string },
+    expectedVersion?: number | null,
     o?: CallOptions,
   ): Promise<WriteResult<InitializeItem>>;
 

@@ -156,6 +156,20 @@ export function storeContract(name: string, make: () => Promise<ContractSubject>
         assert.deepEqual(second, { ok: false, current: { systemId: '111', initializedBy: 'a', version: 1 } });
       });
 
+      test('the winner records the system identifier afterwards with CAS on its version', async () => {
+        // Prepare
+        const { store } = await subject();
+        const c = newCluster();
+        await store.initialize(c, { initializedBy: 'a' });
+        // Act
+        const stale = await store.initialize(c, { initializedBy: 'b', systemId: '222' }, 7);
+        const recorded = await store.initialize(c, { initializedBy: 'a', systemId: '111' }, 1);
+        // Assess
+        assert.deepEqual(!stale.ok && stale.current, { initializedBy: 'a', version: 1 });
+        assert.deepEqual(recorded.ok && recorded.item, { initializedBy: 'a', systemId: '111', version: 2 });
+        assert.equal((await store.readCluster(c)).initialize?.systemId, '111');
+      });
+
       test('refuses a system identifier that is not digits, writing nothing', async () => {
         // Prepare
         const { store } = await subject();
