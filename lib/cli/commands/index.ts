@@ -1,0 +1,23 @@
+// Every command, in the order `pgfloat --help` lists them.
+import type { CommandSpec } from '../command.js';
+import { editConfig, showConfig } from './config.js';
+import { failover } from './failover.js';
+import { history } from './history.js';
+import { list } from './list.js';
+import { pause, resume } from './pause.js';
+import { remove } from './remove.js';
+import { switchover } from './switchover.js';
+import { topology } from './topology.js';
+
+export const COMMANDS: readonly CommandSpec[] = [
+  list,
+  topology,
+  switchover,
+  failover,
+  pause,
+  resume,
+  showConfig,
+  editConfig,
+  history,
+  remove,
+];

@@ -1,0 +1,251 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { DEFAULT_CONFIG } from '../../lib/dcs/items.js';
+import { label, newCluster, openHarness, racingStore, run, type Harness } from './harness.js';
+
+const DEFAULT_YAML = [
+  'ttl: 10',
+  'loop_wait: 2',
+  'retry_timeout: 4',
+  'maximum_lag_on_failover: 1048576',
+  'synchronous_mode: false',
+  'synchronous_mode_strict: false',
+  'synchronous_node_count: 1',
+  'pause: false',
+  'endpoint:',
+  '  kind: none',
+  'postgresql:',
+  '  parameters: {}',
+];
+
+describe('pgfloat pause and resume', () => {
+  let h: Harness;
+  before(async () => {
+    h = await openHarness();
+  });
+  after(async () => h.table.close());
+
+  test('pause creates the config from the defaults, resume flips it back, each a CAS on the version', async () => {
+    // Prepare
+    const c = newCluster();
+    // Act
+    const paused = await run(['pause', label(c)], { store: h.store });
+    const afterPause = await h.store.getConfig(c);
+    const resumed = await run(['resume', label(c)], { store: h.store });
+    const afterResume = await h.store.getConfig(c);
+    // Assess
+    assert.equal(paused.code, 0, paused.stderr);
+    assert.equal(paused.stdout, `Success: cluster management of ${label(c)} is paused\n`);
+    assert.deepEqual(afterPause, { config: { ...DEFAULT_CONFIG, paused: true }, version: 1 });
+    assert.equal(resumed.code, 0, resumed.stderr);
+    assert.deepEqual(afterResume, { config: { ...DEFAULT_CONFIG, paused: false }, version: 2 });
+  });
+
+  test('pausing a paused cluster says so and writes nothing', async () => {
+    // Prepare
+    const c = newCluster();
+    await h.store.putConfig(c, { ...DEFAULT_CONFIG, paused: true }, null);
+    // Act
+    const r = await run(['pause', label(c)], { store: h.store });
+    // Assess
+    assert.equal(r.code, 0);
+    assert.equal(r.stdout, `Cluster management of ${label(c)} is already paused\n`);
+    assert.equal((await h.store.getConfig(c))?.version, 1);
+  });
+
+  test('reports a config changed by someone else between the read and the write', async () => {
+    // Prepare
+    const c = newCluster();
+    await h.store.putConfig(c, DEFAULT_CONFIG, null);
+    const store = racingStore(h.store, async () => {
+      await h.store.putConfig(c, { ...DEFAULT_CONFIG, ttl: 30 }, 1);
+    });
+    // Act
+    const r = await run(['pause', label(c)], { store });
+    // Assess
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /pause not written: the config changed while you edited \(version 2\); run again/);
+    assert.deepEqual(await h.store.getConfig(c), { config: { ...DEFAULT_CONFIG, ttl: 30 }, version: 2 });
+  });
+});
+
+describe('pgfloat show-config and edit-config', () => {
+  let h: Harness;
+  let dir: string;
+  before(async () => {
+    h = await openHarness();
+    dir = mkdtempSync(join(tmpdir(), 'pgfloat-cli-'));
+  });
+  after(async () => {
+    rmSync(dir, { recursive: true, force: true });
+    await h.table.close();
+  });
+
+  test('show-config prints the config as YAML in snake_case, and as JSON with --json', async () => {
+    // Prepare
+    const c = newCluster();
+    await h.store.putConfig(c, { ...DEFAULT_CONFIG, postgresql: { parameters: { work_mem: '64MB', max_connections: 200 } } }, null);
+    // Act
+    const yaml = await run(['show-config', label(c)], { store: h.store });
+    const json = await run(['show-config', label(c), '--json'], { store: h.store });
+    // Assess
+    assert.equal(yaml.code, 0);
+    assert.equal(yaml.stdout, [...DEFAULT_YAML.slice(0, -1), '  parameters:', '    max_connections: 200', '    work_mem: 64MB', ''].join('\n'));
+    assert.deepEqual(JSON.parse(json.stdout), {
+      ttl: 10,
+      loop_wait: 2,
+      retry_timeout: 4,
+      maximum_lag_on_failover: 1048576,
+      synchronous_mode: false,
+      synchronous_mode_strict: false,
+      synchronous_node_count: 1,
+      pause: false,
+      endpoint: { kind: 'none' },
+      postgresql: { parameters: { max_connections: 200, work_mem: '64MB' } },
+    });
+  });
+
+  test('show-config of a cluster without config shows the defaults and says so', async () => {
+    // Prepare
+    const c = newCluster();
+    // Act
+    const r = await run(['show-config', label(c)], { store: h.store });
+    // Assess
+    assert.equal(r.code, 0);
+    assert.equal(r.stdout, `${DEFAULT_YAML.join('\n')}\n`);
+    assert.match(r.stderr, /No config stored for .* yet: these are the defaults/);
+  });
+
+  test('edit-config --set shows the diff, asks, and writes the new version', async () => {
+    // Prepare
+    const c = newCluster();
+    await h.store.putConfig(c, DEFAULT_CONFIG, null);
+    const asked: string[] = [];
+    // Act
+    const r = await run(['edit-config', label(c), '--set', 'ttl=30', '--pg', 'work_mem=64MB'], {
+      store: h.store,
+      confirm: async (q) => {
+        asked.push(q);
+        return true;
+      },
+    });
+    // Assess
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(asked, [`Apply these changes to ${label(c)}?`]);
+    const lines = r.stdout.split('\n');
+    assert.equal(lines[0], `--- ${label(c)} config (version 1)`);
+    assert.ok(lines.includes('-ttl: 10') && lines.includes('+ttl: 30'), r.stdout);
+    assert.ok(lines.includes('-  parameters: {}') && lines.includes('+    work_mem: 64MB'), r.stdout);
+    assert.equal(lines.filter((l) => /^[-+][^-+]/.test(l)).length, 5, r.stdout);
+    assert.match(r.stdout, /Configuration of .* changed \(version 2\)\n$/);
+    assert.deepEqual(await h.store.getConfig(c), {
+      config: { ...DEFAULT_CONFIG, ttl: 30, postgresql: { parameters: { work_mem: '64MB' } } },
+      version: 2,
+    });
+  });
+
+  test('edit-config refuses a ttl too low for loop_wait and retry_timeout, naming ttl, and writes nothing', async () => {
+    // Prepare
+    const c = newCluster();
+    await h.store.putConfig(c, DEFAULT_CONFIG, null);
+    // Act
+    const r = await run(['edit-config', label(c), '--set', 'ttl=5', '--force'], { store: h.store });
+    // Assess
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /invalid config, nothing written:\n {2}ttl: ttl \(5\) must be at least loop_wait \+ 2 \* retry_timeout \(10\): raise ttl/);
+    assert.deepEqual(await h.store.getConfig(c), { config: DEFAULT_CONFIG, version: 1 });
+  });
+
+  test('edit-config refuses an unknown key and a wrongly typed value, naming them in snake_case', async () => {
+    // Prepare
+    const c = newCluster();
+    // Act
+    const unknown = await run(['edit-config', label(c), '--set', 'loopwait=3', '--force'], { store: h.store });
+    const typed = await run(['edit-config', label(c), '--set', 'loop_wait=soon', '--force'], { store: h.store });
+    const kind = await run(['edit-config', label(c), '--set', 'endpoint.kind=teleport', '--force'], { store: h.store });
+    // Assess
+    assert.equal(unknown.code, 1);
+    assert.match(unknown.stderr, /loopwait: unknown key \(the keys are ttl, loop_wait, /);
+    assert.equal(typed.code, 1);
+    assert.match(typed.stderr, /loop_wait: Invalid input: expected number, received string/);
+    assert.equal(kind.code, 1);
+    assert.match(kind.stderr, /endpoint\.kind: one of none, elastic-ip, private-ip, route53, local-proxy/);
+    assert.equal(await h.store.getConfig(c), null);
+  });
+
+  test('edit-config reports a config changed while it edited, and writes nothing of its own', async () => {
+    // Prepare
+    const c = newCluster();
+    await h.store.putConfig(c, DEFAULT_CONFIG, null);
+    const store = racingStore(h.store, async () => {
+      await h.store.putConfig(c, { ...DEFAULT_CONFIG, loopWait: 1 }, 1);
+    });
+    // Act
+    const r = await run(['edit-config', label(c), '--set', 'ttl=30', '--force'], { store });
+    // Assess
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /the config changed while you edited \(version 2\); run again/);
+    assert.deepEqual(await h.store.getConfig(c), { config: { ...DEFAULT_CONFIG, loopWait: 1 }, version: 2 });
+  });
+
+  test('edit-config says "Not changed" and writes nothing when the edit changes nothing', async () => {
+    // Prepare
+    const c = newCluster();
+    await h.store.putConfig(c, DEFAULT_CONFIG, null);
+    // Act
+    const r = await run(['edit-config', label(c), '--set', 'ttl=10'], { store: h.store });
+    // Assess
+    assert.equal(r.code, 0);
+    assert.equal(r.stdout, 'Not changed\n');
+    assert.equal((await h.store.getConfig(c))?.version, 1);
+  });
+
+  test('edit-config --file merges a YAML patch, null removing a parameter', async () => {
+    // Prepare
+    const c = newCluster();
+    await h.store.putConfig(c, { ...DEFAULT_CONFIG, postgresql: { parameters: { work_mem: '64MB', max_connections: 100 } } }, null);
+    const file = join(dir, 'patch.yml');
+    writeFileSync(file, 'synchronous_mode: true\npostgresql:\n  parameters:\n    work_mem: null\n    max_connections: 300\n');
+    // Act
+    const r = await run(['edit-config', label(c), '--file', file, '--force'], { store: h.store });
+    // Assess
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(await h.store.getConfig(c), {
+      config: { ...DEFAULT_CONFIG, synchronousMode: true, postgresql: { parameters: { max_connections: 300 } } },
+      version: 2,
+    });
+  });
+
+  test('edit-config --file - reads the patch from stdin', async () => {
+    // Prepare
+    const c = newCluster();
+    const stdin = {
+      isTTY: false,
+      async *[Symbol.asyncIterator]() {
+        yield Buffer.from('maximum_lag_on_failover: 0\n');
+      },
+    };
+    // Act
+    const r = await run(['edit-config', label(c), '--file', '-', '--force'], { store: h.store, stdin });
+    // Assess
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(await h.store.getConfig(c), { config: { ...DEFAULT_CONFIG, maximumLagOnFailover: 0 }, version: 1 });
+  });
+
+  test('edit-config without an edit or with a malformed --set is a usage error', async () => {
+    // Prepare
+    const c = newCluster();
+    // Act
+    const none = await run(['edit-config', label(c)], { store: h.store });
+    const malformed = await run(['edit-config', label(c), '--set', 'ttl'], { store: h.store });
+    // Assess
+    assert.equal(none.code, 2);
+    assert.match(none.stderr, /edit-config needs an edit: pass --set key=value, --pg name=value or --file F/);
+    assert.equal(malformed.code, 2);
+    assert.match(malformed.stderr, /--set "ttl": expected key=value/);
+    assert.equal(await h.store.getConfig(c), null);
+  });
+});
