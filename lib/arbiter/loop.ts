@@ -36,6 +36,8 @@ export interface LoopOptions {
   readonly listEveryMs?: number;
   readonly metricsEveryMs?: number;
   readonly concurrency?: number;
+  /** Ends the loop after the current tick (local runs). */
+  readonly signal?: AbortSignal;
   /** Called after every tick, for progress and tests. */
   readonly onTick?: (outcomes: readonly TickOutcome[]) => void;
 }
@@ -91,7 +93,7 @@ export async function runLoop(deps: LoopDeps, opts: LoopOptions): Promise<LoopSu
   const metricsEveryMs = opts.metricsEveryMs ?? 10_000;
 
   try {
-    while (clock.now() + opts.tickMs <= opts.runUntil && summary.ticks < (opts.maxTicks ?? Infinity)) {
+    while (clock.now() + opts.tickMs <= opts.runUntil && summary.ticks < (opts.maxTicks ?? Infinity) && opts.signal?.aborted !== true) {
       const started = clock.now();
       if (lease.expiresAt - started < Math.max(deps.loopLeaseMs / 2, opts.tickMs * 2)) {
         const renewed = await putLease(lease.version, started + deps.loopLeaseMs);

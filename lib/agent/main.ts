@@ -1,0 +1,105 @@
+// pgfloat-agent --config /etc/pgfloat/agent.yml
+// The node agent process: its PostgreSQL, its loop, its health API.
+// SIGTERM or SIGINT: clean shutdown (a holder stops writes and releases).
+import { parseArgs } from 'node:util';
+import { createDynamoDbClient } from '../dcs/client.js';
+import { DynamoDbStore } from '../dcs/dynamodb-store.js';
+import { PostgresNode } from '../postgres/node.js';
+import { Agent, AgentRefusedError, type AgentLog } from './agent.js';
+import { createHealthApi, listenHealthApi } from './api.js';
+import { AgentConfigError, loadAgentConfig, splitHostPort, type AgentConfig } from './config.js';
+import { switchoverHandlers } from './requests.js';
+
+function logger(name: string): AgentLog {
+  const line = (level: string, message: string, attrs: Record<string, unknown>[]): void => {
+    const extra = attrs.length > 0 ? ` ${JSON.stringify(Object.assign({}, ...attrs))}` : '';
+    process.stderr.write(`${new Date().toISOString()} ${level} ${name}: ${message}${extra}\n`);
+  };
+  return {
+    info: (m, ...a) => line('INFO', m, a),
+    warn: (m, ...a) => line('WARN', m, a),
+    error: (m, ...a) => line('ERROR', m, a),
+  };
+}
+
+export function postgresNodeFor(cfg: AgentConfig): PostgresNode {
+  const listen = splitHostPort(cfg.postgresql.listen);
+  const connect = splitHostPort(cfg.postgresql.connect_address);
+  const pg = cfg.postgresql;
+  return new PostgresNode({
+    name: cfg.name,
+    dataDir: pg.data_dir,
+    binDir: pg.bin_dir,
+    port: listen.port,
+    listenAddresses: listen.host === '0.0.0.0' ? '*' : listen.host,
+    connectHost: connect.host,
+    socketDir: pg.socket_dir ?? `/tmp/pgfloat-${cfg.name}`.slice(0, 80),
+    osUser: pg.os_user,
+    auth: {
+      superuser: pg.authentication.superuser.username,
+      superuserPassword: pg.authentication.superuser.password || null,
+      replicationUser: pg.authentication.replication.username,
+      replicationPassword: pg.authentication.replication.password || null,
+      hostAuthMethod: pg.trust_local ? 'trust' : 'scram-sha-256',
+      localAuthMethod: pg.trust_local ? 'trust' : 'peer',
+      allowedCidrs: pg.trust_local ? ['127.0.0.1/32'] : ['0.0.0.0/0'],
+    },
+    parameters: pg.parameters,
+  });
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const { values } = parseArgs({ args: argv, options: { config: { type: 'string', short: 'c' } } });
+  if (values.config === undefined) {
+    process.stderr.write('usage: pgfloat-agent --config <agent.yml>\n');
+    return 2;
+  }
+  let cfg: AgentConfig;
+  try {
+    cfg = await loadAgentConfig(values.config);
+  } catch (err) {
+    if (err instanceof AgentConfigError) {
+      process.stderr.write(`${err.message}\n`);
+      return 2;
+    }
+    throw err;
+  }
+  const log = logger(cfg.name);
+  const client = createDynamoDbClient({
+    ...(cfg.dcs.endpoint !== undefined ? { endpoint: cfg.dcs.endpoint } : {}),
+    ...(cfg.dcs.region !== undefined ? { region: cfg.dcs.region } : {}),
+  });
+  const store = new DynamoDbStore({ client, tableName: cfg.dcs.table });
+  const agent = new Agent(cfg, { store, pg: postgresNodeFor(cfg), log, noSync: process.env.PGFLOAT_UNSAFE_NOSYNC === '1' });
+  const api = createHealthApi({
+    status: () => agent.status(),
+    cluster: () => agent.clusterView(),
+    now: () => performance.now(),
+    auth: cfg.restapi.authentication ?? null,
+    ...switchoverHandlers(store, agent.cluster, () => Date.now()),
+  });
+  const listen = splitHostPort(cfg.restapi.listen);
+  const port = await listenHealthApi(api, listen.host, listen.port);
+  log.info(`health API on ${listen.host}:${port}; cluster ${agent.label}`);
+  const stop = (): void => {
+    log.info('shutting down');
+    void agent.shutdown();
+  };
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
+  try {
+    await agent.run();
+    return 0;
+  } catch (err) {
+    if (err instanceof AgentRefusedError) {
+      log.error(err.message);
+      return 3;
+    }
+    log.error(`agent failed: ${(err as Error).stack ?? String(err)}`);
+    return 1;
+  } finally {
+    api.close();
+    api.closeAllConnections?.();
+    client.destroy();
+  }
+}

@@ -1,0 +1,140 @@
+// Real PostgreSQL 15 nodes under their agents, DynamoDB Local, the arbiter
+// loop in this process: bootstrap, kill -9 failover, rejoin by pg_rewind,
+// switchover. One cluster, its story told in order.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { leaderActive, sql, streamingStandbys, TestCluster } from '../support/pgcluster.js';
+
+let c: TestCluster;
+
+before(async () => {
+  c = await TestCluster.create({ nodes: 3, ttl: 3 });
+  c.startArbiter();
+});
+after(async () => c?.stop());
+
+const portOf = (name: string): number => c.spec(name).pgPort;
+
+async function endpointSays(port: number): Promise<string> {
+  // Through the local endpoint proxy: which server answers? (inet_server_port identifies the node)
+  const rows = await sql<{ port: number }>(port, 'SELECT inet_server_port() AS port');
+  const p = rows[0]?.port;
+  return c.specs.find((s) => s.pgPort === p)?.name ?? `port ${p}`;
+}
+
+async function waitStreaming(leader: string, replicas: string[], timeoutMs = 60_000): Promise<void> {
+  await c.waitFor(`${replicas.join(', ')} streaming from ${leader}`, async () => {
+    const got = await streamingStandbys(portOf(leader));
+    return replicas.every((r) => got.includes(r)) ? true : undefined;
+  }, timeoutMs);
+}
+
+describe('agents on real PostgreSQL', { concurrency: false }, () => {
+  test('three agents started at once on an empty store: exactly one initdb, two clones, all three streaming', async () => {
+    // Act
+    for (const s of c.specs) c.start(s.name);
+    const leader = await c.waitFor('a confirmed leader', leaderActive);
+    const replicas = c.specs.map((s) => s.name).filter((n) => n !== leader);
+    await waitStreaming(leader, replicas);
+    // Assess
+    const snap = await c.read();
+    assert.equal(snap.initialize?.initializedBy, leader);
+    assert.match(snap.initialize?.systemId ?? '', /^\d+$/);
+    const sysids = await Promise.all(c.specs.map((s) => sql<{ id: string }>(s.pgPort, 'SELECT system_identifier::text AS id FROM pg_control_system()')));
+    assert.deepEqual(new Set(sysids.map((r) => r[0]?.id)), new Set([snap.initialize?.systemId]));
+    const logs = c.logs();
+    assert.equal((logs.match(/won the initialize race: initdb/g) ?? []).length, 1, logs);
+    assert.equal((logs.match(/: clone: /g) ?? []).length, 2, logs);
+    const recovery = await Promise.all(replicas.map((r) => sql<{ r: boolean }>(portOf(r), 'SELECT pg_is_in_recovery() AS r')));
+    assert.deepEqual(recovery.map((x) => x[0]?.r), [true, true]);
+  });
+
+  test('the endpoint follows the leader once it confirmed its promotion', async () => {
+    // Prepare
+    const leader = await c.waitFor('a confirmed leader', leaderActive);
+    // Act
+    await c.waitFor('endpoint record', (s) => (s.endpoint?.member === leader ? true : undefined));
+    // Assess
+    assert.equal(await endpointSays(c.proxyPort), leader);
+  });
+
+  test('kill -9 of the primary: a replica is granted and promotes, the other follows it, the endpoint moves', async () => {
+    // Prepare
+    const old = await c.waitFor('a confirmed leader', leaderActive);
+    await sql(portOf(old), 'CREATE TABLE IF NOT EXISTS acked (id int PRIMARY KEY)');
+    for (let i = 1; i <= 50; i++) await sql(portOf(old), 'INSERT INTO acked VALUES ($1)', [i]);
+    const before = await c.read();
+    // Act
+    c.kill(old);
+    const next = await c.waitFor('a new confirmed leader', (s) => (s.leader?.phase === 'active' && s.leader.holder !== old ? s.leader.holder : undefined));
+    const other = c.specs.map((s) => s.name).find((n) => n !== old && n !== next) as string;
+    await waitStreaming(next, [other]);
+    await c.waitFor('endpoint moved', (s) => (s.endpoint?.member === next ? true : undefined));
+    // Assess
+    const snap = await c.read();
+    assert.equal(snap.leader?.term, (before.leader?.term ?? 0) + 1);
+    assert.match(snap.leader?.reason ?? '', /expired|unchanged|lease/);
+    const rows = await sql<{ n: string }>(portOf(next), 'SELECT count(*)::text AS n FROM acked');
+    assert.equal(rows[0]?.n, '50');
+    await sql(portOf(next), 'INSERT INTO acked VALUES (51)');
+    assert.equal(await endpointSays(c.proxyPort), next);
+  });
+
+  test('the old primary, restarted, rejoins as a replica through pg_rewind', async () => {
+    // Prepare: the killed node is the one not streaming and not leading
+    const leader = await c.waitFor('a confirmed leader', leaderActive);
+    const streaming = await streamingStandbys(portOf(leader));
+    const old = c.specs.map((s) => s.name).find((n) => n !== leader && !streaming.includes(n)) as string;
+    // Act
+    c.start(old);
+    await waitStreaming(leader, [old]);
+    // Assess
+    const [row] = await sql<{ r: boolean }>(portOf(old), 'SELECT pg_is_in_recovery() AS r');
+    assert.equal(row?.r, true);
+    await sql(portOf(leader), 'INSERT INTO acked VALUES (52)');
+    await c.waitFor('write replayed on the rejoined node', async () => {
+      const rows = await sql<{ n: string }>(portOf(old), 'SELECT count(*)::text AS n FROM acked').catch(() => []);
+      return rows[0]?.n === '52' ? true : undefined;
+    }, 10_000);
+    assert.match(c.logs(), new RegExp(`${old}: follow: .*|${old}: pg_rewind`));
+  });
+
+  test('switchover to a named replica hands over with no lost acknowledged write', async () => {
+    // Prepare
+    const old = await c.waitFor('a confirmed leader', leaderActive);
+    const candidate = (await streamingStandbys(portOf(old)))[0] as string;
+    await c.waitFor('the candidate reports running', (s) => (s.members.find((m) => m.name === candidate)?.state === 'running' ? true : undefined));
+    await sql(portOf(old), 'CREATE TABLE IF NOT EXISTS acked (id int PRIMARY KEY)');
+    const acked: number[] = [];
+    let writing = true;
+    const writer = (async () => {
+      for (let id = 1000; writing && id < 5000; id++) {
+        try {
+          await sql(c.proxyPort, 'INSERT INTO acked VALUES ($1)', [id], 1000);
+          acked.push(id);
+        } catch {
+          await new Promise((r) => setTimeout(r, 20));
+        }
+      }
+    })();
+    await new Promise((r) => setTimeout(r, 300));
+    const snap = await c.read();
+    // Act
+    const set = await c.store.setFailover(c.cluster, { kind: 'switchover', from: old, to: candidate, requestedAt: Date.now(), requestedBy: 'test' }, snap.failover?.version ?? null);
+    assert.equal(set.ok, true);
+    await c.waitFor('the candidate leads', (s) => (s.leader?.phase === 'active' && s.leader.holder === candidate ? true : undefined));
+    await c.waitFor('endpoint moved', (s) => (s.endpoint?.member === candidate ? true : undefined));
+    await new Promise((r) => setTimeout(r, 500));
+    writing = false;
+    await writer;
+    // Assess
+    const rows = await sql<{ id: number }>(portOf(candidate), 'SELECT id FROM acked WHERE id >= 1000');
+    const present = new Set(rows.map((r) => r.id));
+    const lost = acked.filter((id) => !present.has(id));
+    assert.deepEqual(lost, []);
+    assert.ok(acked.length > 5, `${acked.length} writes acknowledged`);
+    const history = await c.store.listHistory(c.cluster);
+    assert.equal(history.at(-1)?.kind, 'switchover');
+    await c.waitFor('the old leader follows', async () => ((await streamingStandbys(portOf(candidate))).includes(old) ? true : undefined));
+  });
+});

@@ -1,0 +1,118 @@
+// The agent's rule table, tested as a table: situation -> actions, with reasons.
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import fc from 'fast-check';
+import { decideAgent, type AgentInput, type LocalState } from '../../lib/ha/agent.js';
+import { config, initialize, leader, member, primary, snapshot } from './fixtures.js';
+
+const TTL_MS = 10_000;
+const replicaHere: LocalState = { empty: false, systemId: '7300000000000000001', running: true, inRecovery: true, following: 'a', wasPrimary: false };
+const primaryHere: LocalState = { ...replicaHere, inRecovery: false, following: null, wasPrimary: true };
+const emptyHere: LocalState = { empty: true, systemId: null, running: false, inRecovery: null, following: null, wasPrimary: false };
+const stoppedPrimary: LocalState = { ...primaryHere, running: false, inRecovery: null };
+
+function input(o: Partial<AgentInput> & { name?: string }): AgentInput {
+  return {
+    name: 'b',
+    tags: { nofailover: false, failoverPriority: 1, nosync: false, noloadbalance: false },
+    snapshot: snapshot({ config: config(), leader: leader('a', { phase: 'active' }), members: [primary('a'), member('b'), member('c')] }),
+    config: config().config,
+    local: replicaHere,
+    lease: { now: 100_000, lastRenewSentAt: null, term: null },
+    shuttingDown: false,
+    safetyMarginMs: 1000,
+    ...o,
+  };
+}
+
+const cases: [string, AgentInput, string, string[], RegExp][] = [
+  ['an empty node and no initialize races to bootstrap', input({ snapshot: snapshot({ initialize: null }), local: emptyHere }), 'no data, cluster not initialized', ['bootstrap'], /race for initialize/],
+  [
+    'a nofailover node never bootstraps',
+    input({ snapshot: snapshot({ initialize: null }), local: emptyHere, tags: { nofailover: true, failoverPriority: 0, nosync: false, noloadbalance: false } }),
+    'no data, cluster not initialized',
+    ['wait'],
+    /nofailover/,
+  ],
+  ['an empty node clones from the active leader', input({ local: emptyHere }), 'no data, a leader to clone from', ['clone'], /clone from the leader a/],
+  ['an empty node waits while the leader is not confirmed', input({ local: emptyHere, snapshot: snapshot({ leader: leader('a', { phase: 'granted' }), members: [primary('a')] }) }), 'no data, no leader yet', ['wait'], /no active leader/],
+  [
+    'data of another system is refused',
+    input({ local: { ...replicaHere, systemId: '42' } }),
+    'data of another cluster',
+    ['refuse'],
+    /belongs to system 42.*refusing to join/,
+  ],
+  [
+    'the initializer without a lease starts and takes the first lease',
+    input({ name: 'a', local: stoppedPrimary, snapshot: snapshot({ initialize: initialize('a'), leader: null, members: [primary('a')] }) }),
+    'initialized by this node, no lease taken yet',
+    ['startPrimary', 'takeFirstLease'],
+    /bootstrap/,
+  ],
+  ['a replica granted the lease promotes', input({ snapshot: snapshot({ leader: leader('b', { phase: 'granted', term: 4 }), members: [member('b')] }) }), 'granted the lease', ['promote'], /granted term 4: promote/],
+  ['a primary granted the lease confirms', input({ name: 'a', local: primaryHere, snapshot: snapshot({ leader: leader('a', { phase: 'granted' }), members: [primary('a')] }) }), 'granted the lease', ['confirm'], /already primary/],
+  ['the holder renews', input({ name: 'a', local: primaryHere }), 'holder', ['renew'], /renew term/],
+  ['the holder with PostgreSQL down starts it and renews', input({ name: 'a', local: stoppedPrimary }), 'holder, PostgreSQL down', ['startPrimary', 'renew'], /start it/],
+  ['the holder asked to hand over stops writes', input({ name: 'a', local: primaryHere, snapshot: snapshot({ leader: leader('a', { phase: 'handover', candidate: 'b' }) }) }), 'asked to hand over', ['handover'], /switchover to b/],
+  ['a demoted holder keeps the lease and stays out of writes', input({ name: 'a', local: primaryHere, snapshot: snapshot({ leader: leader('a', { phase: 'demoted', candidate: 'b' }) }) }), 'handed over, waiting for the candidate', ['demote', 'renew'], /stay out of writes/],
+  ['a primary that is not the holder demotes at once', input({ local: primaryHere }), 'primary without the lease', ['demote'], /lease belongs to a/],
+  ['a replica of the leader waits', input({}), 'replica of the leader', ['wait'], /streaming from a/],
+  ['a replica following someone else re-points', input({ local: { ...replicaHere, following: 'c' } }), 'replica to re-point or start', ['follow'], /follow a \(was following c\)/],
+  ['a stopped former primary follows with a rewind', input({ local: stoppedPrimary }), 'replica to re-point or start', ['follow'], /start as a replica of a/],
+  ['a released lease: wait for the arbiter', input({ snapshot: snapshot({ leader: leader('a', { phase: 'released' }) }) }), 'no leader', ['wait'], /released by a/],
+  [
+    'store unreachable, lease still good: wait',
+    input({ name: 'a', snapshot: null, local: primaryHere, lease: { now: 105_000, lastRenewSentAt: 100_000, term: 3 } }),
+    'store unreachable',
+    ['wait'],
+    /lease good for 4\.0 s more/,
+  ],
+  [
+    'store unreachable, lease run out: fence at once',
+    input({ name: 'a', snapshot: null, local: primaryHere, lease: { now: 109_000, lastRenewSentAt: 100_000, term: 3 } }),
+    'store unreachable while holding the lease, lease run out',
+    ['demote'],
+    /fencing: no successful renew for 9\.0 s/,
+  ],
+  ['clean shutdown of the holder demotes, then releases', input({ name: 'a', local: primaryHere, shuttingDown: true }), 'shutting down while holding the lease', ['demote', 'release'], /clean shutdown/],
+  ['clean shutdown of a replica stops', input({ shuttingDown: true }), 'shutting down', ['stop'], /clean shutdown/],
+];
+
+describe('agent rules', () => {
+  for (const [name, given, situation, actions, reason] of cases) {
+    test(name, () => {
+      // Act
+      const d = decideAgent(given);
+      // Assess
+      assert.equal(d.situation, situation);
+      assert.deepEqual(
+        d.actions.map((a) => a.type),
+        actions,
+      );
+      assert.match(d.actions.map((a) => a.reason).join('; '), reason);
+    });
+  }
+
+  test('property: a primary that does not hold the lease is never left taking writes', () => {
+    fc.assert(
+      fc.property(
+        fc.constantFrom('a', 'b', 'c'),
+        fc.constantFrom('granted', 'active', 'handover', 'demoted', 'released' as const),
+        fc.boolean(),
+        fc.integer({ min: 0, max: 20_000 }),
+        (holder, phase, storeUp, sinceRenew) => {
+          // Prepare: this node (b) runs as a primary
+          const snap = snapshot({ config: config(), leader: leader(holder, { phase }), members: [primary('a'), member('b'), member('c')] });
+          const d = decideAgent(input({ local: primaryHere, snapshot: storeUp ? snap : null, lease: { now: 100_000 + sinceRenew, lastRenewSentAt: 100_000, term: 1 } }));
+          const types = d.actions.map((a) => a.type);
+          // Assess
+          const holds = storeUp && holder === 'b' && phase !== 'released';
+          const leaseRunOut = sinceRenew >= TTL_MS - 1000;
+          if (!holds && (storeUp || leaseRunOut)) assert.ok(types.includes('demote'), `${d.situation}: ${types.join(',')}`);
+        },
+      ),
+      { numRuns: 500 },
+    );
+  });
+});
