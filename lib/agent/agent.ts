@@ -420,8 +420,9 @@ export class Agent {
     let wanted: string[] = [];
     if (this.config.synchronousMode) {
       const rows = await pg.replication();
-      const nosync = new Set(snap.members.filter((m) => m.tags.nosync).map((m) => m.name));
-      const streaming = rows.filter((r) => r.state === 'streaming' && !nosync.has(r.applicationName)).map((r) => r.applicationName);
+      // Only members may be synchronous: a pg_basebackup or any other client streaming WAL is not one.
+      const candidates = new Set(snap.members.filter((m) => m.name !== this.name && !m.tags.nosync).map((m) => m.name));
+      const streaming = rows.filter((r) => r.state === 'streaming' && candidates.has(r.applicationName)).map((r) => r.applicationName);
       const keep = current.filter((n) => streaming.includes(n));
       wanted = [...keep, ...streaming.filter((n) => !keep.includes(n))].slice(0, this.config.synchronousNodeCount);
     }
