@@ -1,81 +1,126 @@
-// npm start: pgfloat's local run. For now it starts DynamoDB Local, creates
-// the table, writes a demo cluster through the store and prints the snapshot
-// read back from it. `--keep` leaves the engine running until Ctrl-C.
+// npm start: a real pgfloat cluster on this machine. DynamoDB Local, three
+// PostgreSQL nodes each with its agent, the arbiter's Lambda handler invoked
+// on a local one-minute schedule, and the endpoint on a stable port.
+// Ctrl-C stops everything. `npm run drill` (another terminal) kills the primary.
 import { parseArgs } from 'node:util';
-import { createDynamoDbClient } from '../lib/dcs/client.js';
-import { DynamoDbStore } from '../lib/dcs/dynamodb-store.js';
-import { DEFAULT_CONFIG } from '../lib/dcs/items.js';
-import { clusterPk } from '../lib/dcs/keys.js';
-import type { ClusterSnapshot } from '../lib/dcs/store.js';
-import { DEFAULT_TABLE_NAME, ensureTable } from '../lib/dcs/table.js';
-import { startDynamoDbLocal } from '../lib/local/dynamodb-local.js';
+import { main as cli } from '../lib/cli/main.js';
+import { LocalRun } from '../lib/local/run.js';
 
 const { values } = parseArgs({
-  options: { keep: { type: 'boolean', default: false }, scope: { type: 'string', default: 'demo' } },
+  options: {
+    dir: { type: 'string', default: '.pgfloat/local' },
+    nodes: { type: 'string', default: '3' },
+    port: { type: 'string', default: '5440' },
+    'dynamo-port': { type: 'string', default: '8765' },
+    ttl: { type: 'string', default: '10' },
+    'loop-wait': { type: 'string', default: '2' },
+    'retry-timeout': { type: 'string', default: '4' },
+    'tick-ms': { type: 'string', default: '250' },
+    'schedule-ms': { type: 'string', default: '60000' },
+    'restart-after': { type: 'string', default: '5' },
+    sync: { type: 'boolean', default: false },
+    'unsafe-fast': { type: 'boolean', default: false },
+    'no-live': { type: 'boolean', default: false },
+    help: { type: 'boolean', short: 'h', default: false },
+  },
 });
-const cluster = { namespace: 'pgfloat', scope: values.scope };
 
-function render(s: ClusterSnapshot): string {
-  const leader = s.leader;
-  const lines = [
-    `+ Cluster: ${clusterPk(s.cluster)} (system id ${s.initialize?.systemId ?? '-'})${s.config?.config.paused ? ' [paused]' : ''}`,
-    `| ${'Member'.padEnd(8)} | ${'Host'.padEnd(18)} | ${'Role'.padEnd(8)} | ${'State'.padEnd(9)} | TL | ${'Lag in MB'.padStart(9)} | version`,
-  ];
-  for (const m of s.members) {
-    const role = leader?.holder === m.name ? 'Leader' : m.role === 'replica' ? 'Replica' : m.role;
-    const lag = leader && m.lsn !== null && leader.holder !== m.name ? ((leader.lastLsn - m.lsn) / 1048576).toFixed(1) : '';
-    lines.push(`| ${m.name.padEnd(8)} | ${new URL(m.connUrl).host.padEnd(18)} | ${role.padEnd(8)} | ${m.state.padEnd(9)} | ${String(m.timeline).padStart(2)} | ${lag.padStart(9)} | ${m.version}`);
-  }
-  lines.push(
-    `leader: ${leader ? `${leader.holder}, term ${leader.term}, phase ${leader.phase}, version ${leader.version}` : 'none'}`,
-    `endpoint: ${s.endpoint ? `${s.endpoint.member} (term ${s.endpoint.term}) -> ${s.endpoint.target}` : 'none'}`,
-    `config: ttl ${s.config?.config.ttl}s, loop_wait ${s.config?.config.loopWait}s, retry_timeout ${s.config?.config.retryTimeout}s (version ${s.config?.version})`,
-  );
-  return lines.join('\n');
+if (values.help) {
+  console.log(`npm start [-- options]
+  --dir DIR            where the nodes, the store and the logs live (${values.dir})
+  --nodes N            PostgreSQL nodes (3)
+  --port P             the cluster endpoint: always the primary (5440)
+  --dynamo-port P      DynamoDB Local (8765)
+  --ttl S --loop-wait S --retry-timeout S   cluster timing (10, 2, 4)
+  --tick-ms MS         arbiter tick (250)
+  --sync               synchronous mode
+  --restart-after S    restart a dead agent after S seconds, as systemd would; 0: never (5)
+  --no-live            no live status table (print changes only)`);
+  process.exit(0);
 }
 
-const engine = await startDynamoDbLocal();
-console.log(`DynamoDB Local listening on ${engine.endpoint}`);
-const client = createDynamoDbClient({ endpoint: engine.endpoint });
+function number(name: string, v: string | undefined, min: number): number {
+  const n = Number(v);
+  if (!Number.isFinite(n) || n < min) {
+    console.error(`--${name}: expected a number of at least ${min}, got ${JSON.stringify(v)}`);
+    process.exit(2);
+  }
+  return n;
+}
+
+const run = new LocalRun({
+  dir: values.dir,
+  nodes: number('nodes', values.nodes, 1),
+  endpointPort: number('port', values.port, 1),
+  dynamoPort: number('dynamo-port', values['dynamo-port'], 1),
+  ttl: number('ttl', values.ttl, 1),
+  loopWait: number('loop-wait', values['loop-wait'], 0.1),
+  retryTimeout: number('retry-timeout', values['retry-timeout'], 0.1),
+  synchronousMode: values.sync,
+  tickMs: number('tick-ms', values['tick-ms'], 50),
+  schedulePeriodMs: number('schedule-ms', values['schedule-ms'], 1000),
+  restartAfterMs: number('restart-after', values['restart-after'], 0) * 1000,
+  unsafeFast: values['unsafe-fast'],
+  log: (line) => console.log(`${new Date().toISOString().slice(11, 23)} ${line}`),
+});
+
+let stopping: Promise<void> | undefined;
+const stop = (): void => {
+  stopping ??= (async () => {
+    console.log('\nstopping: agents first (a primary releases its lease), then the arbiter and DynamoDB Local');
+    await run.stop();
+    console.log('stopped; nothing left running');
+    process.exit(0);
+  })();
+};
+process.on('SIGINT', stop);
+process.on('SIGTERM', stop);
+
 try {
-  await ensureTable(client, DEFAULT_TABLE_NAME);
-  console.log(`table ${DEFAULT_TABLE_NAME} is ACTIVE`);
-  const store = new DynamoDbStore({ client, tableName: DEFAULT_TABLE_NAME });
-  await store.initialize(cluster, { systemId: '7312345678901234567', initializedBy: 'node1' });
-  await store.putConfig(cluster, DEFAULT_CONFIG, null);
-  const names = ['node1', 'node2', 'node3'];
-  for (const [i, name] of names.entries()) {
-    await store.heartbeat(
-      cluster,
-      {
-        name,
-        role: i === 0 ? 'primary' : 'replica',
-        state: 'running',
-        timeline: 1,
-        lsn: 0x3000060 - i * 4096,
-        replayLsn: i === 0 ? null : 0x3000060 - i * 4096,
-        tags: { nofailover: false, failoverPriority: 1, nosync: false, noloadbalance: false },
-        connUrl: `postgres://127.0.0.1:${5433 + i}/postgres`,
-        apiUrl: `http://127.0.0.1:${8009 + i}/patroni`,
-        systemId: '7312345678901234567',
-        heartbeatAt: Date.now(),
-      },
-      null,
-    );
+  await run.start();
+} catch (err) {
+  console.error(`could not start the local cluster: ${(err as Error).message}`);
+  await run.stop().catch(() => undefined);
+  process.exit(1);
+}
+
+const label = `${run.cluster.namespace}/${run.cluster.scope}`;
+const args = ['--cluster', label, '--endpoint', process.env.PGFLOAT_DYNAMODB_ENDPOINT ?? '', '--table', 'pgfloat'];
+async function listing(): Promise<string> {
+  let out = '';
+  const io = { stdout: { write: (s: string) => void (out += s) }, stderr: { write: (s: string) => void (out += s) }, env: {} };
+  await cli(['list', ...args], io, { store: run.store });
+  return out.trimEnd();
+}
+
+console.log('waiting for a leader...');
+const deadline = Date.now() + 180_000;
+for (;;) {
+  const snap = await run.store.readCluster(run.cluster);
+  if (snap.leader?.phase === 'active' && snap.endpoint?.member === snap.leader.holder) break;
+  if (Date.now() > deadline) {
+    console.error(`no leader after 180 s; see the agents' logs under ${values.dir}/node*/agent.log`);
+    stop();
+    break;
   }
-  await store.grantLeader(cluster, { holder: 'node1', expected: null, previous: null, lastLsn: 0x3000060, timeline: 1, reason: 'bootstrap', kind: 'bootstrap', grantedAt: Date.now() });
-  await store.confirmLeader(cluster, { holder: 'node1', term: 1, lastLsn: 0x3000060, timeline: 1 });
-  await store.recordEndpoint(cluster, { member: 'node1', term: 1, target: '127.0.0.1:5433', movedAt: Date.now() });
-  console.log(`\n${render(await store.readCluster(cluster))}`);
-  if (values.keep) {
-    console.log(`\nDynamoDB Local keeps running on ${engine.endpoint}; Ctrl-C stops it.`);
-    await new Promise<void>((resolve) => {
-      process.once('SIGINT', resolve);
-      process.once('SIGTERM', resolve);
-    });
+  await new Promise((r) => setTimeout(r, 250));
+}
+const banner = `ready: the cluster ${label} is up.
+  connect:  /usr/lib/postgresql/15/bin/psql "host=127.0.0.1 port=${values.port} user=postgres dbname=postgres"
+  status:   npm run pgfloat -- list ${args.join(' ')}
+  drill:    npm run drill            (kills the primary and shows the failover)
+  stop:     Ctrl-C`;
+console.log(banner);
+
+let last = '';
+for (;;) {
+  if (stopping !== undefined) break;
+  const now = await listing().catch((err: Error) => `status unavailable: ${err.message}`);
+  if (!values['no-live'] && process.stdout.isTTY) {
+    process.stdout.write(`\x1b[2J\x1b[H${banner}\n\n${now}\n(${new Date().toISOString().slice(11, 19)}, every second)\n`);
+  } else if (now !== last) {
+    console.log(now);
   }
-} finally {
-  client.destroy();
-  await engine.stop();
-  console.log('DynamoDB Local stopped');
+  last = now;
+  await new Promise((r) => setTimeout(r, 1000));
 }

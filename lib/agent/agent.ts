@@ -19,6 +19,8 @@ import type { PostgresNode, Upstream } from '../postgres/node.js';
 import type { NodeStatus } from '../postgres/status.js';
 import { bootstrapClusterConfig, splitHostPort, type AgentConfig } from './config.js';
 import { readLocal } from './local.js';
+import { writeStandbySignal } from '../postgres/data-dir.js';
+import { runAsFor } from '../postgres/os-user.js';
 import type { AgentStatus, ClusterView } from './status.js';
 
 export interface AgentLog {
@@ -82,6 +84,8 @@ export class Agent {
   private wake: (() => void) | undefined;
   private leaderSeen: { version: number; at: number } | null = null;
   private syncPending = false;
+  private stuckSince: number | null = null;
+  private seenTimeline: { started: number; timeline: number } | null = null;
   private stopped: Promise<void> | undefined;
 
   constructor(
@@ -131,7 +135,10 @@ export class Agent {
   private async loop(): Promise<void> {
     try {
       for (;;) {
+        const began = this.mono();
         const done = await this.iteration();
+        const took = this.mono() - began;
+        if (took > this.config.ttl * 1000) this.deps.log.warn(`${this.name}: a loop took ${(took / 1000).toFixed(1)} s (ttl ${this.config.ttl} s)`);
         this.lastLoopAt = this.mono();
         if (done) return;
         await new Promise<void>((resolve) => {
@@ -172,8 +179,8 @@ export class Agent {
       this.deps.log.warn(`cannot read the cluster: ${(err as Error).message}`);
     }
     const reading = await readLocal(this.deps.pg, this.snapshot?.members ?? []);
-    this.local = reading.state;
-    this.pgStatus = reading.status;
+    this.local = { ...reading.state, receiverStuckMs: this.receiverStuck(reading.status) };
+    this.pgStatus = this.withStickyTimeline(reading.status);
     this.pgState = reading.state.running ? 'running' : reading.state.empty ? 'uninitialized' : 'stopped';
     if (!this.local.running || this.local.inRecovery !== false) this.demoting = false;
 
@@ -233,6 +240,13 @@ export class Agent {
         await this.refreshStatus();
         if (this.pgStatus?.inRecovery) await pg.promote();
         return true;
+      case 'startStandby': {
+        // A standby start: read-only whatever the data directory last was; it streams once a leader is known.
+        await writeStandbySignal(pg.config.dataDir, await runAsFor(pg.config.osUser));
+        this.pgState = 'starting';
+        await pg.start();
+        return true;
+      }
       case 'takeFirstLease': {
         const status = await this.refreshStatus();
         const sent = this.mono();
@@ -292,7 +306,7 @@ export class Agent {
         const leader = snap?.members.find((m) => m.name === a.leader);
         if (leader === undefined) return false;
         const upstream = upstreamOf(leader, slotName(this.name));
-        if (this.local.running && this.local.inRecovery) {
+        if (this.local.running && this.local.inRecovery && !a.rewind) {
           await pg.follow(upstream, { expectedSystemId: snap?.initialize?.systemId });
           return true;
         }
@@ -361,13 +375,39 @@ export class Agent {
     for (const entry of await readdir(dir)) await rm(join(dir, entry), { recursive: true, force: true });
   }
 
+  /** How long the WAL receiver has not streamed while this replica's timeline is behind the leader's. */
+  private receiverStuck(status: NodeStatus | null): number {
+    const leader = this.snapshot?.leader ?? null;
+    const behind = status !== null && status.inRecovery && leader !== null && status.timeline < leader.timeline && status.walReceiver?.status !== 'streaming';
+    if (!behind) {
+      this.stuckSince = null;
+      return 0;
+    }
+    this.stuckSince ??= this.mono();
+    return this.mono() - this.stuckSince;
+  }
+
   private async refreshStatus(): Promise<NodeStatus | null> {
     try {
-      this.pgStatus = await this.deps.pg.status();
+      this.pgStatus = this.withStickyTimeline(await this.deps.pg.status());
     } catch {
       this.pgStatus = null;
     }
     return this.pgStatus;
+  }
+
+  /**
+   * A running server's timeline never goes back. A replica whose WAL receiver
+   * stopped (its primary stopped for a switchover) reports only its control
+   * file's timeline, which may be older than the one it replays: keep the
+   * highest seen since this postmaster started.
+   */
+  private withStickyTimeline(status: NodeStatus | null): NodeStatus | null {
+    if (status === null) return null;
+    const started = status.postmasterStartedAt.getTime();
+    if (this.seenTimeline === null || this.seenTimeline.started !== started) this.seenTimeline = { started, timeline: status.timeline };
+    this.seenTimeline.timeline = Math.max(this.seenTimeline.timeline, status.timeline);
+    return { ...status, timeline: this.seenTimeline.timeline };
   }
 
   private async createReplicaSlots(): Promise<void> {

@@ -18,6 +18,9 @@ export interface ArbiterRuntime {
   readonly metrics: MetricsSink;
   readonly log: Log;
   readonly clock: Clock;
+  /** Ends running loops after their current tick. */
+  readonly signal: AbortSignal;
+  readonly track?: (loop: Promise<unknown>) => void;
   close(): Promise<void>;
 }
 
@@ -26,6 +29,8 @@ export function createRuntime(settings: ArbiterSettings, log: Log, metrics: Metr
     settings.PGFLOAT_DYNAMODB_ENDPOINT !== undefined ? { endpoint: settings.PGFLOAT_DYNAMODB_ENDPOINT } : {},
   );
   const movers = moverCache();
+  const stopping = new AbortController();
+  const running = new Set<Promise<unknown>>();
   return {
     settings,
     store: new DynamoDbStore({ client, tableName: settings.PGFLOAT_TABLE }),
@@ -33,11 +38,18 @@ export function createRuntime(settings: ArbiterSettings, log: Log, metrics: Metr
     metrics,
     log,
     clock,
+    signal: stopping.signal,
+    track: (p: Promise<unknown>) => {
+      running.add(p);
+      void p.finally(() => running.delete(p));
+    },
     close: async () => {
+      stopping.abort();
+      await Promise.allSettled([...running]);
       await movers.close();
       client.destroy();
     },
-  };
+  } as ArbiterRuntime;
 }
 
 export async function runInvocation(rt: ArbiterRuntime, event: ArbiterEvent, remainingMs: number, invocationId: string): Promise<LoopSummary> {
@@ -48,7 +60,7 @@ export async function runInvocation(rt: ArbiterRuntime, event: ArbiterEvent, rem
     handoverMarginMs: s.PGFLOAT_HANDOVER_MARGIN_MS,
   });
   rt.log.info(`arbiter ${event.kind} invocation: ${plan.clusters === 'all' ? 'all clusters' : plan.clusters.length + ' cluster(s)'} until ${new Date(plan.runUntil).toISOString()}`);
-  const summary = await runLoop(
+  const loop = runLoop(
     {
       store: rt.store,
       movers: rt.movers,
@@ -61,8 +73,10 @@ export async function runInvocation(rt: ArbiterRuntime, event: ArbiterEvent, rem
       loopLeaseMs: s.PGFLOAT_LOOP_LEASE_MS,
       stepTimeoutMs: s.PGFLOAT_STEP_TIMEOUT_MS,
     },
-    { ...plan, tickMs: s.PGFLOAT_TICK_MS, metricsEveryMs: s.PGFLOAT_METRICS_EVERY_MS },
+    { ...plan, tickMs: s.PGFLOAT_TICK_MS, metricsEveryMs: s.PGFLOAT_METRICS_EVERY_MS, signal: rt.signal },
   );
+  rt.track?.(loop);
+  const summary = await loop;
   rt.log.info(`arbiter invocation ${summary.status}`, { ...summary });
   return summary;
 }

@@ -23,6 +23,8 @@ export interface LocalState {
   readonly following: string | null;
   /** The data directory was last a primary (its control file says so): it may have diverged. */
   readonly wasPrimary: boolean;
+  /** Replica: how long its WAL receiver has not been streaming while its timeline is behind the leader's, ms. */
+  readonly receiverStuckMs?: number;
 }
 
 export interface LeaseClock {
@@ -52,6 +54,7 @@ export type AgentAction =
   | { readonly type: 'bootstrap'; readonly reason: string }
   | { readonly type: 'clone'; readonly from: string; readonly reason: string }
   | { readonly type: 'startPrimary'; readonly reason: string }
+  | { readonly type: 'startStandby'; readonly reason: string }
   | { readonly type: 'takeFirstLease'; readonly reason: string }
   | { readonly type: 'promote'; readonly term: number; readonly reason: string }
   | { readonly type: 'confirm'; readonly term: number; readonly reason: string }
@@ -87,6 +90,8 @@ const leaseLeftMs = (s: Situation): number =>
   s.lease.lastRenewSentAt === null ? -Infinity : s.lease.lastRenewSentAt + s.config.ttl * 1000 - s.safetyMarginMs - s.lease.now;
 const holdsLeaseLocally = (s: Situation): boolean => s.lease.term !== null && s.lease.lastRenewSentAt !== null;
 const leaderUsable = (l: LeaderItem | null): l is LeaderItem => l !== null && l.phase !== 'released';
+/** A leader that has confirmed its promotion: safe to clone from, rewind against and stream from. */
+const leaderServing = (l: LeaderItem | null): l is LeaderItem => l !== null && (l.phase === 'active' || l.phase === 'handover' || l.phase === 'demoted');
 
 /** The rule table. Order matters: the first situation that holds decides. */
 export const AGENT_RULES: readonly Rule[] = [
@@ -218,19 +223,43 @@ export const AGENT_RULES: readonly Rule[] = [
     ],
   },
   {
+    situation: 'replica of the leader, diverged',
+    when: (s) => leaderServing(s.leader) && !s.mine && s.local.running && s.local.following === s.leader.holder && (s.local.receiverStuckMs ?? 0) > 2 * s.config.loopWait * 1000,
+    then: (s) => [
+      {
+        type: 'follow',
+        leader: (s.leader as LeaderItem).holder,
+        rewind: true,
+        reason: `cannot stream from ${s.leader?.holder} for ${seconds(s.local.receiverStuckMs ?? 0)} while behind its timeline ${s.leader?.timeline}: stop and rewind`,
+      },
+    ],
+  },
+  {
     situation: 'replica of the leader',
     when: (s) => leaderUsable(s.leader) && !s.mine && s.local.running && s.local.following === s.leader.holder,
     then: (s) => [{ type: 'wait', reason: `streaming from ${s.leader?.holder}` }],
   },
   {
     situation: 'replica to re-point or start',
-    when: (s) => leaderUsable(s.leader) && !s.mine && s.leaderMember !== null,
+    when: (s) => leaderServing(s.leader) && !s.mine && s.leaderMember !== null,
     then: (s) => [
       {
         type: 'follow',
         leader: (s.leader as LeaderItem).holder,
-        rewind: s.local.wasPrimary,
+        // A stopped node is always rewound: pg_rewind answers at once when there is nothing to do, and a
+        // standby whose last checkpoint sits at the fork point cannot follow the new timeline without it.
+        rewind: !s.local.running || s.local.wasPrimary,
         reason: s.local.running ? `follow ${s.leader?.holder} (was following ${s.local.following ?? 'nobody'})` : `start as a replica of ${s.leader?.holder}`,
+      },
+    ],
+  },
+  {
+    situation: 'no leader, PostgreSQL down',
+    when: (s) => !s.local.empty && !s.local.running && !s.mine,
+    then: (s) => [
+      {
+        type: 'startStandby',
+        reason: `${s.leader?.phase === 'released' ? `lease released by ${s.leader.holder}` : 'no leader'}: start read-only, so the arbiter can see this node's WAL position and elect`,
       },
     ],
   },

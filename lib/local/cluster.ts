@@ -34,7 +34,8 @@ export interface LocalClusterOptions {
   };
   /** PostgreSQL settings for every node (tests turn fsync off). */
   readonly parameters?: Record<string, string | number | boolean>;
-  readonly unsafeNoSync?: boolean;
+  /** Nodes of an earlier run: keep their ports, so their data and the endpoint stay where they were. */
+  readonly reuse?: readonly LocalNodeSpec[];
 }
 
 const ROOT = join(import.meta.dirname, '..', '..');
@@ -46,8 +47,9 @@ export async function planLocalNodes(o: LocalClusterOptions): Promise<LocalNodeS
   const specs: LocalNodeSpec[] = [];
   for (let i = 1; i <= o.nodes; i++) {
     const name = `node${i}`;
-    const pgPort = await freeLoopbackPort();
-    const apiPort = await freeLoopbackPort();
+    const earlier = o.reuse?.find((r) => r.name === name);
+    const pgPort = earlier?.pgPort ?? (await freeLoopbackPort());
+    const apiPort = earlier?.apiPort ?? (await freeLoopbackPort());
     const spec = {
       name,
       pgPort,
@@ -97,11 +99,12 @@ export interface AgentProcess {
 }
 
 /** Starts one agent process, its output appended to its log file. */
-export function startAgent(spec: LocalNodeSpec, env: Record<string, string> = {}): AgentProcess {
+export function startAgent(spec: LocalNodeSpec, env: Record<string, string> = {}, user?: { uid: number; gid: number }): AgentProcess {
   const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'lib/agent/bin.ts'), '--config', spec.configPath], {
     cwd: ROOT,
     stdio: ['ignore', 'ignore', 'pipe'],
     env: { ...process.env, ...env },
+    ...(user !== undefined ? { uid: user.uid, gid: user.gid } : {}),
   });
   const log = (chunk: Buffer): void => {
     writeFileSync(spec.logPath, chunk, { flag: 'a' });

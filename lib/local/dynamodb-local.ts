@@ -28,6 +28,8 @@ export interface StartOptions {
   readonly dir?: string;
   readonly port?: number;
   readonly startTimeoutMs?: number;
+  /** Keep the tables in this directory (shared by all credentials) instead of in memory. */
+  readonly dbPath?: string;
 }
 
 export async function freeLoopbackPort(): Promise<number> {
@@ -65,7 +67,7 @@ export async function startDynamoDbLocal(options: StartOptions = {}): Promise<Dy
     `-Djava.library.path=${join(dir, 'DynamoDBLocal_lib')}`,
     '-jar',
     jar,
-    '-inMemory',
+    ...(options.dbPath !== undefined ? ['-dbPath', options.dbPath, '-sharedDb'] : ['-inMemory']),
     '-port',
     String(port),
     '-disableTelemetry',

@@ -103,7 +103,10 @@ describe('agents on real PostgreSQL', { concurrency: false }, () => {
     // Prepare
     const old = await c.waitFor('a confirmed leader', leaderActive);
     const candidate = (await streamingStandbys(portOf(old)))[0] as string;
-    await c.waitFor('the candidate reports running', (s) => (s.members.find((m) => m.name === candidate)?.state === 'running' ? true : undefined));
+    await c.waitFor('the candidate reports itself a running replica', (s) => {
+      const m = s.members.find((x) => x.name === candidate);
+      return m?.state === 'running' && m.role === 'replica' && m.timeline === s.leader?.timeline ? true : undefined;
+    });
     await sql(portOf(old), 'CREATE TABLE IF NOT EXISTS acked (id int PRIMARY KEY)');
     const acked: number[] = [];
     let writing = true;

@@ -60,7 +60,28 @@ const cases: [string, AgentInput, string, string[], RegExp][] = [
   ['a replica of the leader waits', input({}), 'replica of the leader', ['wait'], /streaming from a/],
   ['a replica following someone else re-points', input({ local: { ...replicaHere, following: 'c' } }), 'replica to re-point or start', ['follow'], /follow a \(was following c\)/],
   ['a stopped former primary follows with a rewind', input({ local: stoppedPrimary }), 'replica to re-point or start', ['follow'], /start as a replica of a/],
+  [
+    'a replica that cannot stream while behind the leader timeline is rewound',
+    input({ local: { ...replicaHere, receiverStuckMs: 5000 } }),
+    'replica of the leader, diverged',
+    ['follow'],
+    /cannot stream from a for 5\.0 s.*stop and rewind/,
+  ],
+  [
+    'a stopped node waits while the new leader has not confirmed its promotion',
+    input({ local: { ...stoppedPrimary, wasPrimary: false }, snapshot: snapshot({ leader: leader('a', { phase: 'granted' }), members: [member('a'), member('b')] }) }),
+    'no leader, PostgreSQL down',
+    ['startStandby'],
+    /start read-only/,
+  ],
   ['a released lease: wait for the arbiter', input({ snapshot: snapshot({ leader: leader('a', { phase: 'released' }) }) }), 'no leader', ['wait'], /released by a/],
+  [
+    'after a full stop, a node with data starts read-only so the arbiter can elect',
+    input({ local: stoppedPrimary, snapshot: snapshot({ leader: leader('a', { phase: 'released' }) }) }),
+    'no leader, PostgreSQL down',
+    ['startStandby'],
+    /lease released by a: start read-only/,
+  ],
   [
     'store unreachable, lease still good: wait',
     input({ name: 'a', snapshot: null, local: primaryHere, lease: { now: 105_000, lastRenewSentAt: 100_000, term: 3 } }),
