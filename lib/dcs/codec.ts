@@ -7,14 +7,17 @@ import {
   configSchema,
   endpointSchema,
   failoverSchema,
+  historySchema,
   initializeSchema,
   leaderSchema,
   memberSchema,
   syncSchema,
+  type HistoryItem,
+  type LeaderItem,
   type MemberItem,
 } from './items.js';
-import { clusterLabel, MEMBER_PREFIX, SK, type ClusterId } from './keys.js';
-import type { ClusterSnapshot } from './store.js';
+import { clusterLabel, historySk, MEMBER_PREFIX, SK, type ClusterId } from './keys.js';
+import type { ClusterSnapshot, Grant } from './store.js';
 
 export function deepFreeze<T>(value: T): T {
   if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
@@ -78,4 +81,31 @@ export function buildSnapshot(c: ClusterId, rows: Iterable<{ sk: string; item: u
   }
   members.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   return deepFreeze({ cluster: { ...c }, ...singles, members });
+}
+
+/** The leader item and the history row a grant writes, validated: term and version one past `expected`. */
+export function grantItems(c: ClusterId, g: Grant): { term: number; leader: LeaderItem; history: HistoryItem } {
+  const term = (g.expected?.term ?? 0) + 1;
+  const leader = validateWrite(leaderSchema, c, SK.leader, {
+    holder: g.holder,
+    term,
+    phase: 'granted',
+    lastLsn: g.lastLsn,
+    timeline: g.timeline,
+    previous: g.previous,
+    reason: g.reason,
+    version: (g.expected?.version ?? 0) + 1,
+  });
+  const history = validateWrite(historySchema, c, historySk(term), {
+    term,
+    kind: g.kind,
+    from: g.previous,
+    to: g.holder,
+    reason: g.reason,
+    lsn: g.lastLsn,
+    timeline: g.timeline,
+    grantedAt: g.grantedAt,
+    version: 1,
+  });
+  return { term, leader, history };
 }

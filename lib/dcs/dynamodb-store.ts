@@ -17,7 +17,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import type { z } from 'zod';
-import { buildSnapshot, deepFreeze, parseItem, validateWrite } from './codec.js';
+import { buildSnapshot, deepFreeze, grantItems, parseItem, validateWrite } from './codec.js';
 import {
   absent,
   and,
@@ -290,28 +290,7 @@ export class DynamoDbStore implements Store {
   }
 
   async grantLeader(c: ClusterId, g: Grant, o?: CallOptions): Promise<WriteResult<LeaderItem>> {
-    const term = (g.expected?.term ?? 0) + 1;
-    const leader = validateWrite(leaderSchema, c, SK.leader, {
-      holder: g.holder,
-      term,
-      phase: 'granted',
-      lastLsn: g.lastLsn,
-      timeline: g.timeline,
-      previous: g.previous,
-      reason: g.reason,
-      version: (g.expected?.version ?? 0) + 1,
-    });
-    const history = validateWrite(historySchema, c, historySk(term), {
-      term,
-      kind: g.kind,
-      from: g.previous,
-      to: g.holder,
-      reason: g.reason,
-      lsn: g.lastLsn,
-      timeline: g.timeline,
-      grantedAt: g.grantedAt,
-      version: 1,
-    });
+    const { term, leader, history } = grantItems(c, g);
     const condition = g.expected === null ? absent : and(versionIs(g.expected.version), termIs(g.expected.term));
     const token = randomUUID();
     try {

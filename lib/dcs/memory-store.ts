@@ -3,7 +3,7 @@
 // Items are kept as plain data and parsed on every read, as DynamoDB's are.
 import { isDeepStrictEqual } from 'node:util';
 import type { z } from 'zod';
-import { buildSnapshot, deepFreeze, parseItem, validateWrite } from './codec.js';
+import { buildSnapshot, deepFreeze, grantItems, parseItem, validateWrite } from './codec.js';
 import { StoreUnavailableError } from './errors.js';
 import {
   arbiterSchema,
@@ -167,30 +167,9 @@ export class MemoryStore implements Store {
   }
 
   async grantLeader(c: ClusterId, g: Grant): Promise<WriteResult<LeaderItem>> {
-    const term = (g.expected?.term ?? 0) + 1;
+    const { term, leader, history } = grantItems(c, g);
     const leaderKey = { pk: clusterPk(c), sk: SK.leader };
     const historyKey = { pk: historyPk(c), sk: historySk(term) };
-    const leader = validateWrite(leaderSchema, c, SK.leader, {
-      holder: g.holder,
-      term,
-      phase: 'granted',
-      lastLsn: g.lastLsn,
-      timeline: g.timeline,
-      previous: g.previous,
-      reason: g.reason,
-      version: (g.expected?.version ?? 0) + 1,
-    });
-    const history = validateWrite(historySchema, c, historyKey.sk, {
-      term,
-      kind: g.kind,
-      from: g.previous,
-      to: g.holder,
-      reason: g.reason,
-      lsn: g.lastLsn,
-      timeline: g.timeline,
-      grantedAt: g.grantedAt,
-      version: 1,
-    });
     const matches = (cur: Raw | undefined): boolean =>
       g.expected === null ? cur === undefined : cur !== undefined && cur.version === g.expected.version && cur.term === g.expected.term;
     const r = this.write('grantLeader', c, leaderKey, leaderSchema, matches, () => leader);

@@ -17,7 +17,6 @@ export interface FakeMember {
 export class FakeAgents {
   private running = false;
   private loop: Promise<void> | undefined;
-  private readonly versions = new Map<string, number | null>();
 
   constructor(
     private readonly store: Store,

@@ -5,24 +5,15 @@
 // servers it started (immediate mode).
 import { spawnSync } from 'node:child_process';
 import { chown, mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type PgNodeOptions } from '../../lib/postgres/config.js';
 import { PostgresNode } from '../../lib/postgres/node.js';
 import { isRoot, lookupOsUser } from '../../lib/postgres/os-user.js';
 
-export async function freeLoopbackPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
+import { freeLoopbackPort } from '../../lib/local/dynamodb-local.js';
+
+export { freeLoopbackPort };
 
 /** Polls `probe` until it returns a value other than undefined/false, within a bounded time. */
 export async function waitFor<T>(
