@@ -2,7 +2,6 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { Metrics } from '@aws-lambda-powertools/metrics';
-import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
 import { parseArbiterEvent } from '../../lib/arbiter/events.js';
@@ -31,5 +30,5 @@ export const handler = middy(async (event: unknown, context: Context) => {
     throw err;
   }
 })
-  .use(injectLambdaContext(logger))
-  .use(logMetrics(metrics, { throwOnEmptyMetrics: false }));
+  // Metrics are published per cluster as they are measured (lib/arbiter/metrics.ts), so no flush middleware.
+  .use(injectLambdaContext(logger));
