@@ -179,8 +179,8 @@ export class Agent {
       this.deps.log.warn(`cannot read the cluster: ${(err as Error).message}`);
     }
     const reading = await readLocal(this.deps.pg, this.snapshot?.members ?? []);
-    this.local = { ...reading.state, receiverStuckMs: this.receiverStuck(reading.status) };
     this.pgStatus = this.withStickyTimeline(reading.status);
+    this.local = { ...reading.state, receiverStuckMs: this.receiverStuck(this.pgStatus) };
     this.pgState = reading.state.running ? 'running' : reading.state.empty ? 'uninitialized' : 'stopped';
     if (!this.local.running || this.local.inRecovery !== false) this.demoting = false;
 
@@ -295,6 +295,8 @@ export class Agent {
         this.demoting = true;
         this.pgState = 'demoting';
         await pg.stop('fast');
+        // Writes have stopped: the lease is kept by renewals only until the candidate is granted.
+        this.clearFence();
         const control = await pg.controldata();
         const r = await store.completeHandover(this.cluster, { holder: this.name, term: a.term, finalLsn: control.checkpointLsn }, { timeoutMs });
         return r.ok;
@@ -305,6 +307,9 @@ export class Agent {
       case 'follow': {
         const leader = snap?.members.find((m) => m.name === a.leader);
         if (leader === undefined) return false;
+        // A follower holds no lease: no fence timer may stop it later.
+        this.clearFence();
+        this.lease = { term: null, lastRenewSentAt: null };
         const upstream = upstreamOf(leader, slotName(this.name));
         if (this.local.running && this.local.inRecovery && !a.rewind) {
           await pg.follow(upstream, { expectedSystemId: snap?.initialize?.systemId });

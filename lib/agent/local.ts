@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import type { MemberItem } from '../dcs/items.js';
 import type { LocalState } from '../ha/agent.js';
 import { parseConf } from '../postgres/conf-text.js';
+import { isCleanShutdown } from '../postgres/controldata.js';
 import { readAutoConf, isEmptyDir } from '../postgres/data-dir.js';
 import type { PostgresNode } from '../postgres/node.js';
 import type { NodeStatus } from '../postgres/status.js';
@@ -63,6 +64,7 @@ export async function readLocal(pg: PostgresNode, members: readonly MemberItem[]
       inRecovery: status === null ? null : status.inRecovery,
       following: standbySignal || status?.inRecovery ? memberAt(members, conninfoAddress(conninfo)) : null,
       wasPrimary,
+      cleanShutdown: control !== null && isCleanShutdown(control.clusterState),
     },
     status,
   };

@@ -23,6 +23,8 @@ export interface LocalState {
   readonly following: string | null;
   /** The data directory was last a primary (its control file says so): it may have diverged. */
   readonly wasPrimary: boolean;
+  /** Stopped, and shut down cleanly (a rewind needs no crash recovery first). */
+  readonly cleanShutdown?: boolean;
   /** Replica: how long its WAL receiver has not been streaming while its timeline is behind the leader's, ms. */
   readonly receiverStuckMs?: number;
 }
@@ -246,9 +248,11 @@ export const AGENT_RULES: readonly Rule[] = [
       {
         type: 'follow',
         leader: (s.leader as LeaderItem).holder,
-        // A stopped node is always rewound: pg_rewind answers at once when there is nothing to do, and a
-        // standby whose last checkpoint sits at the fork point cannot follow the new timeline without it.
-        rewind: !s.local.running || s.local.wasPrimary,
+        // A former primary is rewound. So is any cleanly stopped node: pg_rewind answers at once when there
+        // is nothing to do, and a standby whose last checkpoint sits at the fork point cannot follow the new
+        // timeline without it. A standby that crashed is not: pg_rewind's crash recovery would end its
+        // recovery and write WAL of its own; it restarts as a standby instead.
+        rewind: s.local.wasPrimary || (!s.local.running && s.local.cleanShutdown === true),
         reason: s.local.running ? `follow ${s.leader?.holder} (was following ${s.local.following ?? 'nobody'})` : `start as a replica of ${s.leader?.holder}`,
       },
     ],

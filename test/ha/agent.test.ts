@@ -9,7 +9,7 @@ const TTL_MS = 10_000;
 const replicaHere: LocalState = { empty: false, systemId: '7300000000000000001', running: true, inRecovery: true, following: 'a', wasPrimary: false };
 const primaryHere: LocalState = { ...replicaHere, inRecovery: false, following: null, wasPrimary: true };
 const emptyHere: LocalState = { empty: true, systemId: null, running: false, inRecovery: null, following: null, wasPrimary: false };
-const stoppedPrimary: LocalState = { ...primaryHere, running: false, inRecovery: null };
+const stoppedPrimary: LocalState = { ...primaryHere, running: false, inRecovery: null, cleanShutdown: false };
 
 function input(o: Partial<AgentInput> & { name?: string }): AgentInput {
   return {
@@ -60,6 +60,13 @@ const cases: [string, AgentInput, string, string[], RegExp][] = [
   ['a replica of the leader waits', input({}), 'replica of the leader', ['wait'], /streaming from a/],
   ['a replica following someone else re-points', input({ local: { ...replicaHere, following: 'c' } }), 'replica to re-point or start', ['follow'], /follow a \(was following c\)/],
   ['a stopped former primary follows with a rewind', input({ local: stoppedPrimary }), 'replica to re-point or start', ['follow'], /start as a replica of a/],
+  [
+    'a standby that crashed restarts as a standby, without a rewind',
+    input({ local: { ...stoppedPrimary, wasPrimary: false, cleanShutdown: false } }),
+    'replica to re-point or start',
+    ['follow'],
+    /start as a replica of a/,
+  ],
   [
     'a replica that cannot stream while behind the leader timeline is rewound',
     input({ local: { ...replicaHere, receiverStuckMs: 5000 } }),
@@ -114,6 +121,15 @@ describe('agent rules', () => {
       assert.match(d.actions.map((a) => a.reason).join('; '), reason);
     });
   }
+
+  test('rewinds a former primary and a cleanly stopped standby, never a standby that crashed', () => {
+    // Prepare
+    const rewindOf = (local: LocalState): unknown => decideAgent(input({ local })).actions.find((a) => a.type === 'follow');
+    // Act + Assess
+    assert.deepEqual(rewindOf(stoppedPrimary), { type: 'follow', leader: 'a', rewind: true, reason: 'start as a replica of a' });
+    assert.equal((rewindOf({ ...stoppedPrimary, wasPrimary: false, cleanShutdown: true }) as { rewind: boolean }).rewind, true);
+    assert.equal((rewindOf({ ...stoppedPrimary, wasPrimary: false, cleanShutdown: false }) as { rewind: boolean }).rewind, false);
+  });
 
   test('property: a primary that does not hold the lease is never left taking writes', () => {
     fc.assert(
