@@ -4,6 +4,7 @@
 // Ctrl-C stops everything. `npm run drill` (another terminal) kills the primary.
 import { parseArgs } from 'node:util';
 import { main as cli } from '../lib/cli/main.js';
+import { checkTiming, numberArg } from '../lib/local/args.js';
 import { LocalRun } from '../lib/local/run.js';
 
 const { values } = parseArgs({
@@ -39,27 +40,20 @@ if (values.help) {
   process.exit(0);
 }
 
-function number(name: string, v: string | undefined, min: number): number {
-  const n = Number(v);
-  if (!Number.isFinite(n) || n < min) {
-    console.error(`--${name}: expected a number of at least ${min}, got ${JSON.stringify(v)}`);
-    process.exit(2);
-  }
-  return n;
-}
+checkTiming(numberArg('ttl', values.ttl, 1), numberArg('loop-wait', values['loop-wait'], 0.1), numberArg('retry-timeout', values['retry-timeout'], 0.1));
 
 const run = new LocalRun({
   dir: values.dir,
-  nodes: number('nodes', values.nodes, 1),
-  endpointPort: number('port', values.port, 1),
-  dynamoPort: number('dynamo-port', values['dynamo-port'], 1),
-  ttl: number('ttl', values.ttl, 1),
-  loopWait: number('loop-wait', values['loop-wait'], 0.1),
-  retryTimeout: number('retry-timeout', values['retry-timeout'], 0.1),
+  nodes: numberArg('nodes', values.nodes, 1),
+  endpointPort: numberArg('port', values.port, 1),
+  dynamoPort: numberArg('dynamo-port', values['dynamo-port'], 1),
+  ttl: numberArg('ttl', values.ttl, 1),
+  loopWait: numberArg('loop-wait', values['loop-wait'], 0.1),
+  retryTimeout: numberArg('retry-timeout', values['retry-timeout'], 0.1),
   synchronousMode: values.sync,
-  tickMs: number('tick-ms', values['tick-ms'], 50),
-  schedulePeriodMs: number('schedule-ms', values['schedule-ms'], 1000),
-  restartAfterMs: number('restart-after', values['restart-after'], 0) * 1000,
+  tickMs: numberArg('tick-ms', values['tick-ms'], 50),
+  schedulePeriodMs: numberArg('schedule-ms', values['schedule-ms'], 1000),
+  restartAfterMs: numberArg('restart-after', values['restart-after'], 0) * 1000,
   unsafeFast: values['unsafe-fast'],
   log: (line) => console.log(`${new Date().toISOString().slice(11, 23)} ${line}`),
 });
