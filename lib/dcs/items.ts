@@ -198,6 +198,8 @@ export const arbiterStateSchema = z.object({
   leaseExpiresAt: epochMs,
   leader: observationSchema.extend({ term: z.number().int().min(1) }).nullable(),
   members: z.record(memberNameSchema, observationSchema),
+  /** The pending switchover or failover request, first seen at. */
+  request: observationSchema.nullable().optional(),
 });
 export type ArbiterState = z.infer<typeof arbiterStateSchema>;
 export const arbiterSchema = arbiterStateSchema.extend({ version });

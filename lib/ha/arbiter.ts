@@ -100,6 +100,7 @@ function planObserve(input: ArbiterInput, t: Tick): ObserveAction | null {
       leaseExpiresAt: now + leaseMs,
       leader: t.observation.leader,
       members: t.observation.members,
+      request: t.observation.request,
     },
     expectedVersion: previous?.version ?? null,
     reason: `observe: ${parts.join('; ')}`,

@@ -6,7 +6,7 @@ import type { Grant } from '../dcs/store.js';
 import { clearFailover, none, type ArbiterAction, type GrantAction } from './actions.js';
 import { assess, eligibility, type EligibilityContext } from './eligibility.js';
 import { formatLsn, formatSeconds } from './format.js';
-import { contextOf, leaderAge, leaderSeen, memberNamed, versionOf, type Tick } from './tick.js';
+import { contextOf, keepWaiting, leaderAge, leaderSeen, memberNamed, versionOf, type Tick } from './tick.js';
 
 type GrantKind = Grant['kind'];
 
@@ -122,10 +122,14 @@ export function manualFailover(t: Tick, item: FailoverItem): ArbiterAction[] {
   }
   const m = memberNamed(t, to);
   if (m === undefined) return [clearFailover(item.version, `failover to ${to} refused: ${to} is not a member`)];
-  // A refused request is cleared at once, staleness included: a request that
-  // waited could fire long after the operator stopped watching.
+  // A candidate ineligible for a passing reason is waited for a bounded time
+  // (keepWaiting); past it, or for a lasting reason, the request is cleared,
+  // so it can never fire long after the operator stopped watching.
   const e = eligibility(m, contextOf(t, { skipLag: true }));
-  if (!e.eligible) return [clearFailover(item.version, `failover to ${to} refused: ${e.reason}`)];
+  if (!e.eligible) {
+    const waiting = keepWaiting(t, to, e.reason);
+    return [waiting !== null ? none(`failover to ${to}: ${waiting}`) : clearFailover(item.version, `failover to ${to} refused: ${e.reason}`)];
+  }
   const replacing = leader === null ? '' : `, replacing ${leader.holder} (term ${leader.term}, ${leader.phase})`;
   const paused = t.config.paused ? ' while paused' : '';
   const reason = `manual failover to ${to} requested by ${r.requestedBy}${paused}${replacing}`;

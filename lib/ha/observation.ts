@@ -11,6 +11,8 @@ export type MemberObservations = ArbiterState['members'];
 export interface Observation {
   readonly leader: LeaderObservation | null;
   readonly members: MemberObservations;
+  /** The failover item's version and when the arbiter first saw it; null when there is none. */
+  readonly request: { readonly version: number; readonly seenAt: number } | null;
   /** What differs from the previous observation, for the observe reason. Empty: nothing. */
   readonly changes: readonly string[];
 }
@@ -43,7 +45,16 @@ export function observeCluster(snapshot: ClusterSnapshot, previous: ArbiterItem 
   if (added.length > 0) changes.push(`member ${added.join(', ')} first seen`);
   if (changed.length > 0) changes.push(`heartbeat of ${changed.join(', ')} changed`);
   if (gone.length > 0) changes.push(`member ${gone.join(', ')} gone`);
-  return { leader, members, changes };
+  const item = snapshot.failover;
+  const seen = previous?.request ?? null;
+  let request: Observation['request'] = null;
+  if (item !== null) {
+    request = seen !== null && seen.version === item.version ? { version: seen.version, seenAt: seen.seenAt } : { version: item.version, seenAt: now };
+    if (request.seenAt === now) changes.push(`${item.request.kind} request first seen`);
+  } else if (seen !== null) {
+    changes.push('request gone');
+  }
+  return { leader, members, request, changes };
 }
 
 function observeLeader(

@@ -8,7 +8,7 @@ import { clearFailover, none, type ArbiterAction } from './actions.js';
 import { assess, eligibility } from './eligibility.js';
 import { automaticFailover, grantTo, leaderLost, noEligible } from './failover.js';
 import { formatIso, formatLsn, formatSeconds } from './format.js';
-import { contextOf, memberNamed, versionOf, type Tick } from './tick.js';
+import { contextOf, keepWaiting, memberNamed, versionOf, type Tick } from './tick.js';
 
 export function switchover(t: Tick, item: FailoverItem): ArbiterAction[] {
   const r = item.request;
@@ -49,7 +49,10 @@ function beginSwitchover(t: Tick, item: FailoverItem, leader: LeaderItem): Arbit
     const m = memberNamed(t, r.to);
     if (m === undefined) return [clearFailover(item.version, `switchover to ${r.to} refused: ${r.to} is not a member`)];
     const e = eligibility(m, ctx);
-    if (!e.eligible) return [clearFailover(item.version, `switchover to ${r.to} refused: ${e.reason}`)];
+    if (!e.eligible) {
+      const waiting = keepWaiting(t, m.name, e.reason);
+      return [waiting !== null ? none(`switchover to ${r.to}: ${waiting}`) : clearFailover(item.version, `switchover to ${r.to} refused: ${e.reason}`)];
+    }
     candidate = m.name;
   } else {
     const a = assess(

@@ -46,3 +46,24 @@ export function leaderAge(t: Tick): number {
 export function leaderSeen(t: Tick, leader: LeaderItem): string {
   return `version ${leader.version} seen ${formatSeconds(leaderAge(t))} ago`;
 }
+
+/**
+ * How long a named candidate may stay ineligible for a passing reason (a
+ * stale heartbeat, a restart, a timeline or lag not yet caught up) before the
+ * arbiter gives up on the request: three ttl, at least 30 s.
+ */
+export function requestPatienceMs(t: Tick): number {
+  return Math.max(30_000, 3 * t.ttlMs);
+}
+
+const LASTING = /not a member|nofailover|system identifier/;
+
+/** Null when the request should be cleared for `reason` now; else why it waits. */
+export function keepWaiting(t: Tick, candidate: string, reason: string): string | null {
+  const seen = t.observation.request;
+  if (LASTING.test(reason) || seen === null) return null;
+  const waited = t.now - seen.seenAt;
+  const patience = requestPatienceMs(t);
+  if (waited >= patience) return null;
+  return `waiting for ${candidate} to become eligible (${formatSeconds(waited)} of ${formatSeconds(patience)}): ${reason}`;
+}

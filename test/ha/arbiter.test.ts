@@ -249,8 +249,14 @@ const scenarios: readonly Scenario[] = [
     reason: /^failover to c refused: nofailover tag$/,
   },
   {
-    name: 'clears a manual failover to a member with a stale heartbeat',
+    name: 'waits a while for a manual failover candidate with a stale heartbeat',
     snap: observed({ ...live, failover: request({ kind: 'failover', to: 'c' }) }, { membersSeenAt: { a: NOW, b: NOW, c: NOW - 30_000 } }),
+    expect: ['none'],
+    reason: /^failover to c: waiting for c to become eligible \(1\.0 s of 30\.0 s\): heartbeat stale 30\.0 s/,
+  },
+  {
+    name: 'clears a manual failover to a member with a stale heartbeat once its patience ran out',
+    snap: observed({ ...live, failover: request({ kind: 'failover', to: 'c' }) }, { membersSeenAt: { a: NOW, b: NOW, c: NOW - 30_000 }, requestSeenAt: NOW - 30_000 }),
     expect: ['clearFailover'],
     reason: /^failover to c refused: heartbeat stale 30\.0 s/,
   },
@@ -363,8 +369,14 @@ const scenarios: readonly Scenario[] = [
     reason: /^switchover from a, but b leads: cleared$/,
   },
   {
-    name: 'clears a switchover to a lagging candidate',
+    name: 'waits a while for a lagging switchover candidate to catch up',
     snap: observed({ ...live, members: [a, b, member('c', { lsn: 1_000_000 - 2 * MiB })], failover: request({ kind: 'switchover', to: 'c' }) }),
+    expect: ['none'],
+    reason: /^switchover to c: waiting for c to become eligible \(1\.0 s of 30\.0 s\): lag 2097152 bytes/,
+  },
+  {
+    name: 'clears a switchover to a candidate still lagging when its patience ran out',
+    snap: observed({ ...live, members: [a, b, member('c', { lsn: 1_000_000 - 2 * MiB })], failover: request({ kind: 'switchover', to: 'c' }) }, { requestSeenAt: NOW - 31_000 }),
     expect: ['clearFailover'],
     reason: /^switchover to c refused: lag 2097152 bytes > maximum_lag_on_failover 1048576$/,
   },
@@ -482,6 +494,7 @@ describe('decide: observations', () => {
       leaseExpiresAt: NOW + LEASE_MS,
       leader: { term: 3, version: 40, seenAt: NOW - 3_000 },
       members: { a: { version: 7, seenAt: NOW - 5_000 }, b: { version: 8, seenAt: NOW }, c: { version: 7, seenAt: NOW - 4_000 }, d: { version: 7, seenAt: NOW } },
+      request: null,
     });
     assert.match(o.reason, /member d first seen; heartbeat of b changed; member gone gone/);
   });

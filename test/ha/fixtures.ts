@@ -125,6 +125,8 @@ export interface Seen {
   readonly owner?: string;
   readonly leaseExpiresAt?: number;
   readonly version?: number;
+  /** When the arbiter first saw the pending request; default NOW - 1000. */
+  readonly requestSeenAt?: number;
 }
 
 /**
@@ -145,6 +147,7 @@ export function observed(s: Scene, seen: Seen = {}): ClusterSnapshot {
     leaseExpiresAt: seen.leaseExpiresAt ?? NOW + 20_000,
     leader: l === null ? null : { term: l.term, version: l.version, seenAt: seen.leaderSeenAt ?? NOW - 1_000 },
     members,
+    request: s.failover ? { version: s.failover.version, seenAt: seen.requestSeenAt ?? NOW - 1_000 } : null,
     version: seen.version ?? 9,
   };
   return snapshot({ ...s, arbiter });
