@@ -95,7 +95,7 @@ export class Agent {
     this.cluster = { namespace: settings.namespace, scope: settings.scope };
     this.mono = deps.monotonic ?? (() => performance.now());
     this.wall = deps.wallClock ?? (() => Date.now());
-    this.fastPollMs = deps.fastPollMs ?? 100;
+    this.fastPollMs = deps.fastPollMs ?? 50;
     this.config = bootstrapClusterConfig(settings);
     this.safetyMarginMs = deps.safetyMarginMs ?? Math.min(2000, this.config.ttl * 200);
     this.lastLoopAt = this.mono();

@@ -14,6 +14,9 @@ import { clusterLabel, type ClusterId } from '../dcs/keys.js';
 import type { MetricsSink } from './metrics.js';
 import { tickCluster, type TickDeps, type TickOutcome } from './tick.js';
 
+/** Tick period while a cluster's leadership is moving. */
+export const TRANSITION_TICK_MS = 50;
+
 /** The reserved partition of loop leases; no cluster may use this namespace. */
 export const LOOP_LEASE_NAMESPACE = '_pgfloat';
 
@@ -121,7 +124,9 @@ export async function runLoop(deps: LoopDeps, opts: LoopOptions): Promise<LoopSu
       }
       summary.ticks += 1;
       opts.onTick?.(outcomes);
-      const wait = started + opts.tickMs - clock.now();
+      // While leadership moves, tick again soon: each step (grant, promotion, endpoint) waits on the next tick.
+      const period = outcomes.some((o) => o.transition) ? Math.min(opts.tickMs, TRANSITION_TICK_MS) : opts.tickMs;
+      const wait = started + period - clock.now();
       if (wait > 0 && summary.ticks < (opts.maxTicks ?? Infinity)) await clock.sleep(wait);
     }
   } finally {

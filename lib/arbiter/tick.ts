@@ -48,6 +48,14 @@ export interface TickOutcome {
   readonly endpointMoves: number;
   readonly metrics: ClusterMetrics;
   readonly reasons: readonly string[];
+  /** Leadership is moving (a grant not yet confirmed, a handover, a request, an endpoint behind): tick again soon. */
+  readonly transition: boolean;
+}
+
+function inTransition(s: ClusterSnapshot): boolean {
+  const l = s.leader;
+  if (l === null) return s.initialize !== null;
+  return l.phase !== 'active' || s.failover !== null || s.endpoint === null || s.endpoint.term < l.term;
 }
 
 export async function tickCluster(deps: TickDeps, c: ClusterId): Promise<TickOutcome> {
@@ -74,14 +82,15 @@ export async function tickCluster(deps: TickDeps, c: ClusterId): Promise<TickOut
       deps.log.info(`${label}: ${action.type}${ok ? '' : ' lost a race'}: ${action.reason}`, { cluster: label, action: action.type, ok });
     }
     if (!ok) {
-      return { cluster: label, applied, stoppedAt: action.type, grants, endpointMoves, metrics: { ...decision.metrics, failovers: grants }, reasons: decision.reasons };
+      return { cluster: label, applied, stoppedAt: action.type, grants, endpointMoves, metrics: { ...decision.metrics, failovers: grants }, reasons: decision.reasons, transition: true };
     }
     applied.push(action.type);
     if (action.type === 'grant') grants += 1;
     if (action.type === 'moveEndpoint') endpointMoves += 1;
   }
   deps.log.debug(`${label}: ${decision.reasons.join('; ')}`, { cluster: label });
-  return { cluster: label, applied, stoppedAt: null, grants, endpointMoves, metrics: { ...decision.metrics, failovers: grants }, reasons: decision.reasons };
+  const transition = grants > 0 || decision.actions.some((a) => a.type === 'beginHandover') || inTransition(snapshot);
+  return { cluster: label, applied, stoppedAt: null, grants, endpointMoves, metrics: { ...decision.metrics, failovers: grants }, reasons: decision.reasons, transition };
 }
 
 /** Applies one action; false when its condition failed (a lost race). */
