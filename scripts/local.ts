@@ -18,7 +18,7 @@ const { values } = parseArgs({
     'retry-timeout': { type: 'string', default: '4' },
     'tick-ms': { type: 'string', default: '250' },
     'schedule-ms': { type: 'string', default: '60000' },
-    'restart-after': { type: 'string', default: '5' },
+    'restart-after': { type: 'string', default: '15' },
     sync: { type: 'boolean', default: false },
     'unsafe-fast': { type: 'boolean', default: false },
     'no-live': { type: 'boolean', default: false },
@@ -35,7 +35,8 @@ if (values.help) {
   --ttl S --loop-wait S --retry-timeout S   cluster timing (10, 2, 4)
   --tick-ms MS         arbiter tick (250)
   --sync               synchronous mode
-  --restart-after S    restart a dead agent after S seconds, as systemd would; 0: never (5)
+  --restart-after S    restart a dead agent after S seconds, as systemd would; 0: never (15, more than ttl:
+                       a node back within its lease keeps it, and no failover happens)
   --no-live            no live status table (print changes only)`);
   process.exit(0);
 }
