@@ -7,7 +7,7 @@
 // node with its role, then the leader against the replicas, with each node's
 // postmaster RSS for context.
 import { execFileSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -121,6 +121,7 @@ interface NodeSeries {
 const createdDir = values.dir === undefined;
 const baseDir = values.dir ?? mkdtempSync('/tmp/pgfloat-bench-');
 // Agents run as the postgres user when this runs as root: it must reach the nodes' directories.
+mkdirSync(baseDir, { recursive: true });
 chmodSync(baseDir, 0o755);
 process.env.POWERTOOLS_LOG_LEVEL ??= 'ERROR';
 

@@ -13,7 +13,7 @@
 // and every trial starts from a healthy cluster: leader active, endpoint on
 // it, every replica streaming, and in synchronous mode a synchronous standby.
 // Patroni 3.0.2's figures at the same timing are printed beside the results.
-import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -488,6 +488,7 @@ function summary(mode: Mode, rows: readonly Row[], finalLost: number | null, err
 const createdDir = values.dir === undefined;
 const baseDir = values.dir ?? mkdtempSync('/tmp/pgfloat-bench-');
 // Agents run as the postgres user when this runs as root: it must reach the nodes' directories.
+mkdirSync(baseDir, { recursive: true });
 chmodSync(baseDir, 0o755);
 
 let current: LocalRun | undefined;
