@@ -5,7 +5,8 @@
 // Every dependency is bundled, the AWS SDK included: the function runs the
 // versions pinned in package-lock.json, not whichever SDK the runtime ships.
 import { build } from 'esbuild';
-import { rmSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { readFileSync, rmSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -14,6 +15,11 @@ const root = dirname(dirname(fileURLToPath(import.meta.url)));
 /** Function name (as in serverless.yml) -> entry point exporting `handler`. */
 export const FUNCTIONS = {
   arbiter: 'functions/arbiter/handler.ts',
+};
+
+/** The node agent, a program rather than a handler: .build/agent/index.mjs, installed as /opt/pgfloat/agent.mjs. */
+export const PROGRAMS = {
+  agent: 'lib/agent/bin.ts',
 };
 
 // An ES module bundle still contains CommonJS dependencies that call
@@ -30,9 +36,10 @@ const banner = [
 export async function bundle(names = Object.keys(FUNCTIONS)) {
   const outputs = [];
   for (const name of names) {
-    const entry = FUNCTIONS[name];
+    const entry = FUNCTIONS[name] ?? PROGRAMS[name];
     if (entry === undefined) {
-      throw new Error(`bundle: no function "${name}" (known: ${Object.keys(FUNCTIONS).join(', ')}): add it to FUNCTIONS in scripts/bundle.mjs`);
+      const known = [...Object.keys(FUNCTIONS), ...Object.keys(PROGRAMS)].join(', ');
+      throw new Error(`bundle: nothing named "${name}" (known: ${known}): add it to FUNCTIONS or PROGRAMS in scripts/bundle.mjs`);
     }
     const outdir = join(root, '.build', name);
     rmSync(outdir, { recursive: true, force: true });
@@ -65,6 +72,7 @@ if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.
   const names = process.argv.slice(2);
   const outputs = await bundle(names.length > 0 ? names : undefined);
   for (const o of outputs) {
-    process.stdout.write(`bundled ${o.name} into ${o.outdir}/index.mjs (${(o.bytes / 1024).toFixed(0)} KiB with its source map)\n`);
+    const digest = createHash('sha256').update(readFileSync(join(root, o.outdir, 'index.mjs'))).digest('hex');
+    process.stdout.write(`bundled ${o.name} into ${o.outdir}/index.mjs (${(o.bytes / 1024).toFixed(0)} KiB with its source map), sha256 ${digest}\n`);
   }
 }
