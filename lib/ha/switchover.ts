@@ -96,7 +96,10 @@ export function continueHandover(t: Tick, item: FailoverItem | null, leader: Lea
   } else {
     const e = eligibility(cand, contextOf(t, { skipLag: true }));
     const replayed = cand.replayLsn ?? cand.lsn ?? 0;
-    if (!e.eligible) {
+    const waiting = e.eligible || t.leaseExpired ? null : keepWaiting(t, cand.name, e.reason);
+    if (waiting !== null) {
+      return [none(`switchover to ${cand.name}: ${waiting}`)];
+    } else if (!e.eligible) {
       stalled = `${cand.name}: ${e.reason}`;
     } else if (replayed >= finalLsn) {
       const reason = `switchover from ${leader.holder} to ${cand.name}: ${cand.name} replayed up to ${formatLsn(finalLsn)}`;

@@ -316,7 +316,7 @@ const scenarios: readonly Scenario[] = [
     reason: /switchover from a to c/,
   },
   {
-    name: 'gives the lease back to the demoted holder when the candidate is gone',
+    name: 'waits a while for a demoted switchover candidate with a stale heartbeat',
     snap: observed(
       {
         ...live,
@@ -325,8 +325,21 @@ const scenarios: readonly Scenario[] = [
       },
       { membersSeenAt: { a: NOW - 1_000, b: NOW - 1_000, c: NOW - 15_000 } },
     ),
+    expect: ['none'],
+    reason: /^switchover to c: waiting for c to become eligible .*heartbeat stale 15\.0 s/,
+  },
+  {
+    name: 'gives the lease back to the demoted holder when the candidate is gone',
+    snap: observed(
+      {
+        ...live,
+        leader: leader('a', { phase: 'demoted', candidate: 'c', finalLsn: 1_000_000 }),
+        failover: request({ kind: 'switchover', from: 'a', to: 'c' }),
+      },
+      { membersSeenAt: { a: NOW - 1_000, b: NOW - 1_000, c: NOW - 45_000 }, requestSeenAt: NOW - 45_000 },
+    ),
     expect: ['grant a switchover', 'clearFailover'],
-    reason: /switchover to c abandoned \(c: heartbeat stale 15\.0 s.*\): granting a, the previous holder \(it stopped writes\)/,
+    reason: /switchover to c abandoned \(c: heartbeat stale 45\.0 s.*\): granting a, the previous holder \(it stopped writes\)/,
   },
   {
     name: 'switches over to the best eligible member when no candidate is named',
