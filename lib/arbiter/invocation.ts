@@ -20,7 +20,8 @@ export interface ArbiterRuntime {
   readonly clock: Clock;
   /** Ends running loops after their current tick. */
   readonly signal: AbortSignal;
-  readonly track?: (loop: Promise<unknown>) => void;
+  /** Registers a running loop, so close() waits for it to end. */
+  track(loop: Promise<unknown>): void;
   close(): Promise<void>;
 }
 
@@ -39,7 +40,7 @@ export function createRuntime(settings: ArbiterSettings, log: Log, metrics: Metr
     log,
     clock,
     signal: stopping.signal,
-    track: (p: Promise<unknown>) => {
+    track: (p) => {
       running.add(p);
       void p.finally(() => running.delete(p));
     },
@@ -49,7 +50,7 @@ export function createRuntime(settings: ArbiterSettings, log: Log, metrics: Metr
       await movers.close();
       client.destroy();
     },
-  } as ArbiterRuntime;
+  };
 }
 
 export async function runInvocation(rt: ArbiterRuntime, event: ArbiterEvent, remainingMs: number, invocationId: string): Promise<LoopSummary> {
@@ -75,7 +76,7 @@ export async function runInvocation(rt: ArbiterRuntime, event: ArbiterEvent, rem
     },
     { ...plan, tickMs: s.PGFLOAT_TICK_MS, metricsEveryMs: s.PGFLOAT_METRICS_EVERY_MS, signal: rt.signal },
   );
-  rt.track?.(loop);
+  rt.track(loop);
   const summary = await loop;
   rt.log.info(`arbiter invocation ${summary.status}`, { ...summary });
   return summary;
