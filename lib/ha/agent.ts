@@ -91,6 +91,8 @@ const seconds = (ms: number): string => `${(ms / 1000).toFixed(1)} s`;
 const leaseLeftMs = (s: Situation): number =>
   s.lease.lastRenewSentAt === null ? -Infinity : s.lease.lastRenewSentAt + s.config.ttl * 1000 - s.safetyMarginMs - s.lease.now;
 const holdsLeaseLocally = (s: Situation): boolean => s.lease.term !== null && s.lease.lastRenewSentAt !== null;
+/** How long a replica may stay unable to stream while behind before it is rewound: a fresh start needs a moment. */
+const stuckLimitMs = (s: Situation): number => Math.max(2 * s.config.loopWait, s.config.ttl) * 1000;
 const leaderUsable = (l: LeaderItem | null): l is LeaderItem => l !== null && l.phase !== 'released';
 /** A leader that has confirmed its promotion: safe to clone from, rewind against and stream from. */
 const leaderServing = (l: LeaderItem | null): l is LeaderItem => l !== null && (l.phase === 'active' || l.phase === 'handover' || l.phase === 'demoted');
@@ -226,7 +228,7 @@ export const AGENT_RULES: readonly Rule[] = [
   },
   {
     situation: 'replica of the leader, diverged',
-    when: (s) => leaderServing(s.leader) && !s.mine && s.local.running && s.local.following === s.leader.holder && (s.local.receiverStuckMs ?? 0) > 2 * s.config.loopWait * 1000,
+    when: (s) => leaderServing(s.leader) && !s.mine && s.local.running && s.local.following === s.leader.holder && (s.local.receiverStuckMs ?? 0) > stuckLimitMs(s),
     then: (s) => [
       {
         type: 'follow',

@@ -69,10 +69,17 @@ const cases: [string, AgentInput, string, string[], RegExp][] = [
   ],
   [
     'a replica that cannot stream while behind the leader timeline is rewound',
-    input({ local: { ...replicaHere, receiverStuckMs: 5000 } }),
+    input({ local: { ...replicaHere, receiverStuckMs: 11_000 } }),
     'replica of the leader, diverged',
     ['follow'],
-    /cannot stream from a for 5\.0 s.*stop and rewind/,
+    /cannot stream from a for 11\.0 s.*stop and rewind/,
+  ],
+  [
+    'a replica not streaming for less than ttl is given time (a restart, a timeline switch)',
+    input({ local: { ...replicaHere, receiverStuckMs: 5000 } }),
+    'replica of the leader',
+    ['wait'],
+    /streaming from a/,
   ],
   [
     'a stopped node waits while the new leader has not confirmed its promotion',
