@@ -138,7 +138,7 @@ export class Agent {
         const began = this.mono();
         const done = await this.iteration();
         const took = this.mono() - began;
-        if (took > this.config.ttl * 1000) this.deps.log.warn(`${this.name}: a loop took ${(took / 1000).toFixed(1)} s (ttl ${this.config.ttl} s)`);
+        if (took > this.config.ttl * 1000) this.deps.log.warn(`a loop took ${(took / 1000).toFixed(1)} s (ttl ${this.config.ttl} s)`);
         this.lastLoopAt = this.mono();
         if (done) return;
         await new Promise<void>((resolve) => {
@@ -195,13 +195,13 @@ export class Agent {
       safetyMarginMs: this.safetyMarginMs,
     });
     for (const action of decision.actions) {
-      if (action.type !== 'wait' && action.type !== 'renew') this.deps.log.info(`${this.name}: ${action.type}: ${action.reason}`, { situation: decision.situation });
+      if (action.type !== 'wait' && action.type !== 'renew') this.deps.log.info(`${action.type}: ${action.reason}`, { situation: decision.situation });
       try {
         const go = await this.act(action);
         if (!go) break;
       } catch (err) {
         if (err instanceof AgentRefusedError) throw err;
-        this.deps.log.error(`${this.name}: ${action.type} failed: ${(err as Error).message}`, { situation: decision.situation });
+        this.deps.log.error(`${action.type} failed: ${(err as Error).message}`, { situation: decision.situation });
         break;
       }
     }
@@ -260,7 +260,7 @@ export class Agent {
       }
       case 'promote': {
         const result = await pg.promote();
-        this.deps.log.info(`${this.name}: promoted in ${result.durationMs.toFixed(0)} ms`);
+        this.deps.log.info(`promoted in ${result.durationMs.toFixed(0)} ms`);
         const status = await this.refreshStatus();
         const sent = this.mono();
         const r = await store.confirmLeader(this.cluster, { holder: this.name, term: a.term, lastLsn: status?.currentLsn ?? 0, timeline: status?.timeline ?? 1 }, { timeoutMs });
@@ -283,7 +283,7 @@ export class Agent {
         const sent = this.mono();
         const r = await store.renewLeader(this.cluster, { holder: this.name, term: a.term, lastLsn, timeline: status?.timeline ?? snap?.leader?.timeline ?? 1 }, { timeoutMs });
         if (!r.ok) {
-          this.deps.log.warn(`${this.name}: lease lost (term ${a.term}): demoting at once`);
+          this.deps.log.warn(`lease lost (term ${a.term}): demoting at once`);
           await this.demote('immediate');
           return false;
         }
@@ -293,7 +293,7 @@ export class Agent {
       }
       case 'handover': {
         // A checkpoint while still serving leaves the shutdown checkpoint little to write: a shorter write gap.
-        await pg.checkpoint().catch((err: Error) => this.deps.log.warn(`${this.name}: checkpoint before handing over failed: ${err.message}`));
+        await pg.checkpoint().catch((err: Error) => this.deps.log.warn(`checkpoint before handing over failed: ${err.message}`));
         this.demoting = true;
         this.pgState = 'demoting';
         await pg.stop('fast');
@@ -321,7 +321,7 @@ export class Agent {
         if (a.rewind) {
           this.pgState = 'rewinding';
           const r = await pg.rewind(upstream, { noSync: this.deps.noSync });
-          this.deps.log.info(`${this.name}: pg_rewind ${r.rewound ? 'rewound' : 'found nothing to rewind'} in ${r.durationMs.toFixed(0)} ms`);
+          this.deps.log.info(`pg_rewind ${r.rewound ? 'rewound' : 'found nothing to rewind'} in ${r.durationMs.toFixed(0)} ms`);
         } else {
           await pg.follow(upstream, { expectedSystemId: snap?.initialize?.systemId });
         }
@@ -351,7 +351,7 @@ export class Agent {
     if (init === null) {
       const r = await store.initialize(this.cluster, { initializedBy: this.name }, null, { timeoutMs });
       if (!r.ok) {
-        this.deps.log.info(`${this.name}: ${r.current?.initializedBy} won the initialize race: will clone`);
+        this.deps.log.info(`${r.current?.initializedBy} won the initialize race: will clone`);
         return false;
       }
       version = r.item.version;
@@ -361,7 +361,7 @@ export class Agent {
       return false;
     }
     this.pgState = 'initializing';
-    this.deps.log.info(`${this.name}: won the initialize race: initdb`);
+    this.deps.log.info(`won the initialize race: initdb`);
     if (!this.local.empty) await this.wipeDataDir();
     await pg.initdb({ noSync: this.deps.noSync });
     const control = await pg.controldata();
@@ -449,7 +449,7 @@ export class Agent {
 
   private async fence(term: number, sentAt: number): Promise<void> {
     if (this.lease.term !== term || this.lease.lastRenewSentAt !== sentAt) return;
-    this.deps.log.warn(`${this.name}: fencing: no successful renew of term ${term} for ${((this.mono() - sentAt) / 1000).toFixed(1)} s; stopping PostgreSQL`);
+    this.deps.log.warn(`fencing: no successful renew of term ${term} for ${((this.mono() - sentAt) / 1000).toFixed(1)} s; stopping PostgreSQL`);
     await this.demote('immediate').catch((err: Error) => this.deps.log.error(`fencing failed: ${err.message}`));
   }
 
@@ -522,7 +522,7 @@ export class Agent {
     };
     const r = await this.deps.store.heartbeat(this.cluster, status, mine?.version ?? null, { timeoutMs: this.config.retryTimeout * 1000 });
     if (!r.ok && r.current !== null && r.current.connUrl !== status.connUrl) {
-      this.deps.log.warn(`${this.name}: another member with this name heartbeats from ${r.current.connUrl}`);
+      this.deps.log.warn(`another member with this name heartbeats from ${r.current.connUrl}`);
     }
   }
 
