@@ -4,6 +4,7 @@
 // Ctrl-C stops everything. `npm run drill` (another terminal) kills the primary.
 import { parseArgs } from 'node:util';
 import { main as cli } from '../lib/cli/main.js';
+import { DEFAULT_TABLE_NAME } from '../lib/dcs/table.js';
 import { checkTiming, numberArg } from '../lib/local/args.js';
 import { LocalRun } from '../lib/local/run.js';
 
@@ -80,7 +81,7 @@ try {
 }
 
 const label = `${run.cluster.namespace}/${run.cluster.scope}`;
-const args = ['--cluster', label, '--endpoint', process.env.PGFLOAT_DYNAMODB_ENDPOINT ?? '', '--table', 'pgfloat'];
+const args = ['--cluster', label, '--endpoint', process.env.PGFLOAT_DYNAMODB_ENDPOINT ?? '', '--table', DEFAULT_TABLE_NAME];
 async function listing(): Promise<string> {
   let out = '';
   const io = { stdout: { write: (s: string) => void (out += s) }, stderr: { write: (s: string) => void (out += s) }, env: {} };

@@ -28,31 +28,32 @@ function describe(issues: ZodError['issues']): { field: string; text: string } {
   return { field, text };
 }
 
-/** An item in the store does not match its schema. Never treated as absent. */
-export class MalformedItemError extends DcsError {
+/** An item that does not match its schema, naming the cluster, key and first bad field. */
+abstract class ItemSchemaError extends DcsError {
   readonly field: string;
   constructor(
     readonly cluster: string,
     readonly key: string,
     error: ZodError,
+    what: (field: string) => string,
   ) {
     const { field, text } = describe(error.issues);
-    super(`malformed item in cluster ${cluster}, key ${key}, field ${field}: ${text}`, { cause: error });
+    super(`${what(field)}: ${text}`, { cause: error });
     this.field = field;
   }
 }
 
+/** An item in the store does not match its schema. Never treated as absent. */
+export class MalformedItemError extends ItemSchemaError {
+  constructor(cluster: string, key: string, error: ZodError) {
+    super(cluster, key, error, (field) => `malformed item in cluster ${cluster}, key ${key}, field ${field}`);
+  }
+}
+
 /** A write was refused before it was sent: the new item would not match its schema. */
-export class InvalidWriteError extends DcsError {
-  readonly field: string;
-  constructor(
-    readonly cluster: string,
-    readonly key: string,
-    error: ZodError,
-  ) {
-    const { field, text } = describe(error.issues);
-    super(`refused to write cluster ${cluster}, key ${key}, field ${field}: ${text}`, { cause: error });
-    this.field = field;
+export class InvalidWriteError extends ItemSchemaError {
+  constructor(cluster: string, key: string, error: ZodError) {
+    super(cluster, key, error, (field) => `refused to write cluster ${cluster}, key ${key}, field ${field}`);
   }
 }
 

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { stringify } from 'yaml';
 import type { ClusterConfig } from '../dcs/items.js';
 import type { ClusterId } from '../dcs/keys.js';
+import { processExists } from '../postgres/data-dir.js';
 import { freeLoopbackPort } from './dynamodb-local.js';
 
 export interface LocalNodeSpec {
@@ -120,12 +121,7 @@ export function postmasterPid(spec: LocalNodeSpec): number | null {
   const file = join(spec.dataDir, 'postmaster.pid');
   if (!existsSync(file)) return null;
   const pid = Number(readFileSync(file, 'utf8').split('\n')[0]);
-  try {
-    process.kill(pid, 0);
-    return pid;
-  } catch {
-    return null;
-  }
+  return Number.isInteger(pid) && pid > 0 && processExists(pid) ? pid : null;
 }
 
 /** kill -9 of a node: its agent and its postmaster (and so all its backends). */

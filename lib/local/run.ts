@@ -13,7 +13,7 @@ import type { Context } from 'aws-lambda';
 import { createDynamoDbClient } from '../dcs/client.js';
 import { DynamoDbStore } from '../dcs/dynamodb-store.js';
 import type { ClusterId } from '../dcs/keys.js';
-import { ensureTable } from '../dcs/table.js';
+import { DEFAULT_TABLE_NAME, ensureTable } from '../dcs/table.js';
 import { cleanupLeftovers, killNode, planLocalNodes, startAgent, type AgentProcess, type LocalNodeSpec } from './cluster.js';
 import { startDynamoDbLocal, type DynamoDbLocal } from './dynamodb-local.js';
 
@@ -46,7 +46,6 @@ export interface RunState {
   readonly nodes: readonly (LocalNodeSpec & { agentPid: number | null })[];
 }
 
-export const TABLE = 'pgfloat';
 type Handler = (event: unknown, context: Context) => Promise<unknown>;
 
 const ROOT = join(import.meta.dirname, '..', '..');
@@ -108,15 +107,15 @@ export class LocalRun {
     this.engine = await startDynamoDbLocal({ port: this.o.dynamoPort, dbPath });
     this.say(`DynamoDB Local on ${this.engine.endpoint} (data in ${dbPath})`);
     this.client = createDynamoDbClient({ endpoint: this.engine.endpoint });
-    await ensureTable(this.client, TABLE);
-    this.store = new DynamoDbStore({ client: this.client, tableName: TABLE });
+    await ensureTable(this.client, DEFAULT_TABLE_NAME);
+    this.store = new DynamoDbStore({ client: this.client, tableName: DEFAULT_TABLE_NAME });
 
     this.specs = await planLocalNodes({
       baseDir: this.o.dir,
       cluster: this.cluster,
       nodes: this.o.nodes,
       dynamoEndpoint: this.engine.endpoint,
-      table: TABLE,
+      table: DEFAULT_TABLE_NAME,
       bootstrap: {
         ttl: this.o.ttl,
         loopWait: this.o.loopWait,
@@ -131,7 +130,7 @@ export class LocalRun {
     this.say(this.ids !== null ? 'agents run as the postgres user' : 'agents run as this user (PostgreSQL itself as postgres when root)');
 
     Object.assign(process.env, {
-      PGFLOAT_TABLE: TABLE,
+      PGFLOAT_TABLE: DEFAULT_TABLE_NAME,
       PGFLOAT_DYNAMODB_ENDPOINT: this.engine.endpoint,
       PGFLOAT_TICK_MS: String(this.o.tickMs),
       PGFLOAT_SCHEDULE_PERIOD_MS: String(this.o.schedulePeriodMs),
@@ -217,7 +216,7 @@ export class LocalRun {
     if (this.engine === undefined) return;
     const state: RunState = {
       dynamoEndpoint: this.engine.endpoint,
-      table: TABLE,
+      table: DEFAULT_TABLE_NAME,
       cluster: this.cluster,
       endpointPort: this.o.endpointPort,
       nodes: this.specs.map((s) => ({ ...s, agentPid: this.agents.get(s.name)?.child.pid ?? null })),
