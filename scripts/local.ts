@@ -2,7 +2,9 @@
 // PostgreSQL nodes each with its agent, the arbiter's Lambda handler invoked
 // on a local one-minute schedule, and the endpoint on a stable port.
 // Ctrl-C stops everything. `npm run drill` (another terminal) kills the primary.
+import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import pg from 'pg';
 import { main as cli } from '../lib/cli/main.js';
 import { DEFAULT_TABLE_NAME } from '../lib/dcs/table.js';
 import { checkTiming, numberArg } from '../lib/local/args.js';
@@ -44,8 +46,10 @@ if (values.help) {
 
 checkTiming(numberArg('ttl', values.ttl, 1), numberArg('loop-wait', values['loop-wait'], 0.1), numberArg('retry-timeout', values['retry-timeout'], 0.1));
 
+// DynamoDB Local and the agents run from other working directories: every path they get is absolute.
+const dir = resolve(values.dir);
 const run = new LocalRun({
-  dir: values.dir,
+  dir,
   nodes: numberArg('nodes', values.nodes, 1),
   endpointPort: numberArg('port', values.port, 1),
   dynamoPort: numberArg('dynamo-port', values['dynamo-port'], 1),
@@ -61,16 +65,16 @@ const run = new LocalRun({
 });
 
 let stopping: Promise<void> | undefined;
-const stop = (): void => {
+const stop = (code = 0): void => {
   stopping ??= (async () => {
     console.log('\nstopping: agents first (a primary releases its lease), then the arbiter and DynamoDB Local');
     await run.stop();
     console.log('stopped; nothing left running');
-    process.exit(0);
+    process.exit(code);
   })();
 };
-process.on('SIGINT', stop);
-process.on('SIGTERM', stop);
+process.on('SIGINT', () => stop());
+process.on('SIGTERM', () => stop());
 
 try {
   await run.start();
@@ -89,15 +93,45 @@ async function listing(): Promise<string> {
   return out.trimEnd();
 }
 
-console.log('waiting for a leader...');
+/** One write through the endpoint: a temporary table, so nothing is left in the user's database. */
+async function writeThroughEndpoint(): Promise<void> {
+  const client = new pg.Client({ host: '127.0.0.1', port: Number(values.port), user: 'postgres', database: 'postgres', connectionTimeoutMillis: 3000, query_timeout: 5000 });
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+    await client.query('CREATE TEMP TABLE pgfloat_ready (at timestamptz); INSERT INTO pgfloat_ready VALUES (now())');
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+// "ready" means a write through the endpoint was acknowledged, not that the store names a leader.
+console.log('waiting for a leader and a first write through the endpoint...');
 const deadline = Date.now() + 180_000;
+let progress = '';
 for (;;) {
-  const snap = await run.store.readCluster(run.cluster);
-  if (snap.leader?.phase === 'active' && snap.endpoint?.member === snap.leader.holder) break;
+  let now: string;
+  try {
+    const snap = await run.store.readCluster(run.cluster);
+    const l = snap.leader;
+    now = l === null ? 'no leader yet' : `${l.holder} ${l.phase} (term ${l.term}), endpoint at ${snap.endpoint?.member ?? 'nobody'}`;
+    if (l?.phase === 'active' && snap.endpoint?.member === l.holder) {
+      try {
+        await writeThroughEndpoint();
+        break;
+      } catch (err) {
+        now += `; a write through the endpoint failed: ${(err as Error).message}`;
+      }
+    }
+  } catch (err) {
+    now = `the store did not answer: ${(err as Error).message}`;
+  }
+  if (now !== progress) console.log(`  ${now}`);
+  progress = now;
   if (Date.now() > deadline) {
-    console.error(`no leader after 180 s; see the agents' logs under ${values.dir}/node*/agent.log`);
-    stop();
-    break;
+    console.error(`not ready after 180 s (${now}); see the agents' logs under ${dir}/node*/agent.log`);
+    stop(1);
+    await new Promise(() => undefined);
   }
   await new Promise((r) => setTimeout(r, 250));
 }

@@ -1,6 +1,7 @@
 // pgfloat-agent --config /etc/pgfloat/agent.yml
 // The node agent process: its PostgreSQL, its loop, its health API.
 // SIGTERM or SIGINT: clean shutdown (a holder stops writes and releases).
+// With PGFLOAT_EXIT_WITH_PARENT=1, so does the end of its stdin.
 import { parseArgs } from 'node:util';
 import { createDynamoDbClient } from '../dcs/client.js';
 import { DynamoDbStore } from '../dcs/dynamodb-store.js';
@@ -87,6 +88,15 @@ export async function main(argv: string[]): Promise<number> {
   };
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
+  if (process.env.PGFLOAT_EXIT_WITH_PARENT === '1') {
+    // Run under a supervisor that holds our stdin: its end, however the supervisor died, is a clean shutdown.
+    process.stdin.on('error', () => undefined);
+    process.stdin.once('close', () => {
+      log.info('the supervisor that started this agent is gone');
+      stop();
+    });
+    process.stdin.resume();
+  }
   try {
     await agent.run();
     return 0;

@@ -5,7 +5,7 @@
 // Invariant: every process it starts is stopped by stop(), and a later
 // start() on the same base directory first kills what a crashed run left.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import type { ClusterConfig } from '../dcs/items.js';
@@ -99,20 +99,53 @@ export interface AgentProcess {
   readonly exited: Promise<number | null>;
 }
 
-/** Starts one agent process, its output appended to its log file. */
+/** A process as the run recorded it: what `cleanupLeftovers` may kill, and nothing else. */
+export interface ProcessIdentity {
+  readonly pid: number;
+  /** Clock ticks since boot at which it started (/proc/<pid>/stat, field 22). */
+  readonly startTicks: number;
+  readonly cmdline: string;
+}
+
+/** The identity of a live process, or null when there is none (or it is a zombie). */
+export function processIdentity(pid: number): ProcessIdentity | null {
+  if (!Number.isInteger(pid) || pid <= 0) return null;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (fields[0] === 'Z') return null;
+    const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ').trim();
+    return { pid, startTicks: Number(fields[19]), cmdline };
+  } catch {
+    return null;
+  }
+}
+
+/** True only when pid is still the very process recorded: same start time, same command line. */
+export function sameProcess(recorded: ProcessIdentity): boolean {
+  const now = processIdentity(recorded.pid);
+  return now !== null && now.startTicks === recorded.startTicks && now.cmdline === recorded.cmdline;
+}
+
+/**
+ * Starts one agent process. Its stderr goes straight to its log file, and
+ * its stdin is a pipe from this process: when this process dies, however it
+ * dies, the agent sees the pipe close and shuts down cleanly (a primary stops
+ * writes and releases its lease).
+ */
 export function startAgent(spec: LocalNodeSpec, env: Record<string, string> = {}, user?: { uid: number; gid: number }): AgentProcess {
+  const logFd = openSync(spec.logPath, 'a');
   const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'lib/agent/bin.ts'), '--config', spec.configPath], {
     cwd: ROOT,
-    stdio: ['ignore', 'ignore', 'pipe'],
-    env: { ...process.env, ...env },
+    stdio: ['pipe', 'ignore', logFd],
+    env: { ...process.env, ...env, PGFLOAT_EXIT_WITH_PARENT: '1' },
     ...(user !== undefined ? { uid: user.uid, gid: user.gid } : {}),
   });
-  const log = (chunk: Buffer): void => {
-    writeFileSync(spec.logPath, chunk, { flag: 'a' });
-  };
-  child.stderr?.on('data', log);
+  closeSync(logFd);
+  child.stdin?.on('error', () => undefined);
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  writeFileSync(join(spec.dataDir, '..', 'agent.pid'), String(child.pid));
+  const identity = child.pid === undefined ? null : processIdentity(child.pid);
+  writeFileSync(join(spec.dataDir, '..', 'agent.pid'), JSON.stringify(identity));
   return { spec, child, exited };
 }
 
@@ -137,25 +170,46 @@ export function killNode(agent: AgentProcess): void {
   }
 }
 
-/** Kills whatever a previous run under baseDir left behind: agents, then postmasters. */
+/**
+ * Kills what a previous run under baseDir left behind: each agent whose pid
+ * file still names the very process it recorded (pid, start time and command
+ * line), then each postmaster whose command line names that node's data
+ * directory. A pid that now belongs to another process is left alone.
+ */
 export function cleanupLeftovers(baseDir: string, names: readonly string[]): void {
   for (const name of names) {
     const pidFile = join(baseDir, name, 'agent.pid');
     if (existsSync(pidFile)) {
-      try {
-        process.kill(Number(readFileSync(pidFile, 'utf8')), 'SIGKILL');
-      } catch {
-        // gone
-      }
+      const recorded = readRecorded(pidFile);
+      if (recorded !== null && sameProcess(recorded)) signal(recorded.pid, 'SIGKILL');
       rmSync(pidFile, { force: true });
     }
-    const pg = postmasterPid({ dataDir: join(baseDir, name, 'data') } as LocalNodeSpec);
-    if (pg !== null) {
-      try {
-        process.kill(pg, 'SIGKILL');
-      } catch {
-        // gone
-      }
-    }
+    const dataDir = join(baseDir, name, 'data');
+    const pg = postmasterPid({ dataDir } as LocalNodeSpec);
+    if (pg !== null && isPostmasterOf(pg, dataDir)) signal(pg, 'SIGKILL');
+  }
+}
+
+function readRecorded(pidFile: string): ProcessIdentity | null {
+  try {
+    const v = JSON.parse(readFileSync(pidFile, 'utf8')) as Partial<ProcessIdentity> | null;
+    return v !== null && typeof v.pid === 'number' && typeof v.startTicks === 'number' && typeof v.cmdline === 'string' ? (v as ProcessIdentity) : null;
+  } catch {
+    return null;
+  }
+}
+
+/** The postmaster of dataDir: its command line is `postgres -D <dataDir> ...`. */
+export function isPostmasterOf(pid: number, dataDir: string): boolean {
+  const args = processIdentity(pid)?.cmdline.split(' ') ?? [];
+  const d = args.indexOf('-D');
+  return d >= 0 && args[d + 1] === dataDir && /(^|\/)postgres$/.test(args[0] ?? '');
+}
+
+function signal(pid: number, sig: NodeJS.Signals): void {
+  try {
+    process.kill(pid, sig);
+  } catch {
+    // gone meanwhile
   }
 }

@@ -8,7 +8,7 @@
 // its data (the store is persisted too).
 import { execFileSync } from 'node:child_process';
 import { chownSync, existsSync, mkdirSync, readFileSync, writeFileSync, readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { Context } from 'aws-lambda';
 import { createDynamoDbClient } from '../dcs/client.js';
 import { DynamoDbStore } from '../dcs/dynamodb-store.js';
@@ -83,8 +83,12 @@ export class LocalRun {
   private stopping = false;
   private readonly ids = postgresIds();
 
-  constructor(readonly o: LocalRunOptions) {
-    this.cluster = o.cluster ?? { namespace: 'pgfloat', scope: 'local' };
+  readonly o: LocalRunOptions;
+
+  constructor(options: LocalRunOptions) {
+    // DynamoDB Local and the agents run from other working directories: every path they get is absolute.
+    this.o = { ...options, dir: resolve(options.dir) };
+    this.cluster = options.cluster ?? { namespace: 'pgfloat', scope: 'local' };
   }
 
   private say(line: string): void {
