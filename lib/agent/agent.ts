@@ -9,6 +9,7 @@
 // - In synchronous mode the sync item only ever names standbys that
 //   PostgreSQL already waits for: PostgreSQL first when adding, the store
 //   first when removing.
+import { existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { MEMBER_STATES, type ClusterConfig, type MemberItem, type MemberStatus } from '../dcs/items.js';
@@ -19,9 +20,12 @@ import type { PostgresNode, Upstream } from '../postgres/node.js';
 import type { NodeStatus } from '../postgres/status.js';
 import { bootstrapClusterConfig, splitHostPort, type AgentConfig } from './config.js';
 import { readLocal } from './local.js';
-import { writeStandbySignal } from '../postgres/data-dir.js';
+import { isEmptyDir, writeStandbySignal } from '../postgres/data-dir.js';
 import { runAsFor } from '../postgres/os-user.js';
 import type { AgentStatus, ClusterView } from './status.js';
+import type { FenceKeeper } from './fence-keeper.js';
+import { bootstrapMarker, clearBootstrapMarker, hasBootstrapMarker, writeBootstrapMarker } from './bootstrap-marker.js';
+import { postmasterRunning } from '../postgres/data-dir.js';
 
 export interface AgentLog {
   info(message: string, ...attributes: Record<string, unknown>[]): void;
@@ -41,6 +45,8 @@ export interface AgentDeps {
   readonly fastPollMs?: number;
   readonly safetyMarginMs?: number;
   readonly noSync?: boolean;
+  /** Holds the lease deadline outside this process; without it only the in-process fence timer does. */
+  readonly fence?: FenceKeeper;
 }
 
 const MEMBER_STATE_SET = new Set<string>(MEMBER_STATES);
@@ -58,6 +64,12 @@ export class AgentRefusedError extends Error {
 
 export function slotName(member: string): string {
   return `pgfloat_${member.toLowerCase().replace(/[^a-z0-9_]/g, '_')}`.slice(0, 63);
+}
+
+/** This server's WAL position: written (primary) or received/replayed (standby). */
+function walPosition(s: NodeStatus | null): number | null {
+  if (s === null) return null;
+  return s.inRecovery ? Math.max(s.receivedLsn ?? 0, s.replayedLsn ?? 0) : s.currentLsn;
 }
 
 function upstreamOf(m: MemberItem, slot: string | null): Upstream {
@@ -205,6 +217,7 @@ export class Agent {
         break;
       }
     }
+    await this.disarmIfIdle();
     if (this.shuttingDown) {
       await this.heartbeat().catch(() => undefined);
       return true;
@@ -255,27 +268,48 @@ export class Agent {
           { holder: this.name, expected: null, previous: null, lastLsn: status?.currentLsn ?? 0, timeline: status?.timeline ?? 1, reason: `bootstrap by ${this.name}`, kind: 'bootstrap', grantedAt: this.wall() },
           { timeoutMs },
         );
-        if (r.ok) this.holdLease(r.item.term, sent);
-        return r.ok;
+        if (!r.ok) return false;
+        await this.holdLease(r.item.term, sent);
+        return true;
       }
       case 'promote': {
+        // The lease first, by CAS on holder and term (a renew keeps a grant's phase): a grant that cannot be
+        // taken so is void for this node. Replicas follow only once the grant is confirmed after promotion.
+        const before = await this.refreshStatus();
+        const w = { holder: this.name, term: a.term, lastLsn: walPosition(before) ?? snap?.leader?.lastLsn ?? 0, timeline: before?.timeline ?? snap?.leader?.timeline ?? 1 };
+        const sent = this.mono();
+        const r = await store.renewLeader(this.cluster, w, { timeoutMs });
+        if (!r.ok) {
+          this.deps.log.warn(`cannot take term ${a.term}: the lease is ${r.current === null ? 'gone' : `${r.current.holder}'s, term ${r.current.term}`}; not promoting`);
+          return false;
+        }
+        // Then the fence keeper holds its deadline; only then may PostgreSQL take writes.
+        if (!(await this.holdLease(a.term, sent))) return false;
+        if (this.config.synchronousMode) {
+          // No commit is acknowledged before a standby has it: from the first write on.
+          await pg.setSynchronousStandbys({ method: 'first', count: 1, names: ['*'] });
+          this.syncPending = true;
+        }
         const result = await pg.promote();
         this.deps.log.info(`promoted in ${result.durationMs.toFixed(0)} ms`);
-        const status = await this.refreshStatus();
-        const sent = this.mono();
-        const r = await store.confirmLeader(this.cluster, { holder: this.name, term: a.term, lastLsn: status?.currentLsn ?? 0, timeline: status?.timeline ?? 1 }, { timeoutMs });
-        if (r.ok) this.holdLease(a.term, sent);
+        if (a.via === 'confirm') {
+          const after = await this.refreshStatus();
+          const confirmSent = this.mono();
+          const c = await store.confirmLeader(this.cluster, { ...w, lastLsn: walPosition(after) ?? w.lastLsn, timeline: after?.timeline ?? w.timeline }, { timeoutMs });
+          if (c.ok) await this.holdLease(a.term, confirmSent);
+          else this.deps.log.warn(`the confirm of term ${a.term} lost the race: the next loop re-plans`);
+        }
         await this.createReplicaSlots();
-        if (this.config.synchronousMode) this.syncPending = true;
-        return r.ok;
+        return true;
       }
       case 'confirm': {
         const status = await this.refreshStatus();
         const sent = this.mono();
         const r = await store.confirmLeader(this.cluster, { holder: this.name, term: a.term, lastLsn: status?.currentLsn ?? 0, timeline: status?.timeline ?? 1 }, { timeoutMs });
-        if (r.ok) this.holdLease(a.term, sent);
+        if (!r.ok) return false;
+        await this.holdLease(a.term, sent);
         await this.createReplicaSlots();
-        return r.ok;
+        return true;
       }
       case 'renew': {
         const status = this.local.running ? await this.refreshStatus() : null;
@@ -287,19 +321,31 @@ export class Agent {
           await this.demote('immediate');
           return false;
         }
-        this.holdLease(a.term, sent);
+        await this.holdLease(a.term, sent);
         if (this.config.synchronousMode || snap?.sync?.leader === this.name) await this.manageSync(a.term);
         return true;
       }
       case 'handover': {
+        // A fresh lease first: the handover runs inside it, never past it.
+        const renewed = await store.renewLeader(this.cluster, { holder: this.name, term: a.term, lastLsn: walPosition(this.pgStatus) ?? snap?.leader?.lastLsn ?? 0, timeline: this.pgStatus?.timeline ?? snap?.leader?.timeline ?? 1 }, { timeoutMs });
+        const sent = this.mono();
+        if (!renewed.ok) {
+          this.deps.log.warn(`lease lost (term ${a.term}) as the handover began: demoting at once`);
+          await this.demote('immediate');
+          return false;
+        }
+        await this.holdLease(a.term, sent);
         // A checkpoint while still serving leaves the shutdown checkpoint little to write: a shorter write gap.
         await pg.checkpoint().catch((err: Error) => this.deps.log.warn(`checkpoint before handing over failed: ${err.message}`));
         this.demoting = true;
         this.pgState = 'demoting';
         await pg.stop('fast');
-        // Writes have stopped: the lease is kept by renewals only until the candidate is granted.
-        this.clearFence();
         const control = await pg.controldata();
+        // Only a clean shutdown's checkpoint is the end of WAL: anything else must not be reported as the final LSN.
+        if (control.clusterState !== 'shut down') {
+          this.deps.log.warn(`PostgreSQL did not shut down cleanly (${control.clusterState}): no final LSN to report; the arbiter will judge the lease`);
+          return false;
+        }
         const r = await store.completeHandover(this.cluster, { holder: this.name, term: a.term, finalLsn: control.checkpointLsn }, { timeoutMs });
         return r.ok;
       }
@@ -346,6 +392,18 @@ export class Agent {
   private async bootstrap(): Promise<boolean> {
     const { pg, store } = this.deps;
     const timeoutMs = this.config.retryTimeout * 1000;
+    // Emptying a data directory needs this node's own evidence: the marker its own earlier bootstrap left.
+    const dataDir = pg.config.dataDir;
+    if (!(await isEmptyDir(dataDir))) {
+      if (!(await hasBootstrapMarker(dataDir))) {
+        this.deps.log.error(`bootstrap needs an empty ${dataDir}, but it holds files that no bootstrap of this node left (no ${bootstrapMarker(dataDir)}): leaving them untouched; move them away to bootstrap here`);
+        return false;
+      }
+      if (await postmasterRunning(dataDir)) {
+        this.deps.log.error(`a postmaster runs in ${dataDir}: not emptying it`);
+        return false;
+      }
+    }
     const init = this.snapshot?.initialize ?? null;
     let version: number;
     if (init === null) {
@@ -362,11 +420,13 @@ export class Agent {
     }
     this.pgState = 'initializing';
     this.deps.log.info(`won the initialize race: initdb`);
-    if (!this.local.empty) await this.wipeDataDir();
+    await writeBootstrapMarker(dataDir, await runAsFor(pg.config.osUser));
+    if (!(await isEmptyDir(dataDir))) await this.wipeDataDir();
     await pg.initdb({ noSync: this.deps.noSync });
     const control = await pg.controldata();
     const recorded = await store.initialize(this.cluster, { initializedBy: this.name, systemId: control.systemId }, version, { timeoutMs });
     if (!recorded.ok) return false;
+    await clearBootstrapMarker(dataDir);
     if (this.snapshot?.config === null || this.snapshot?.config === undefined) {
       await store.putConfig(this.cluster, this.config, null, { timeoutMs });
     }
@@ -427,19 +487,41 @@ export class Agent {
   private async demote(mode: 'fast' | 'immediate'): Promise<void> {
     this.demoting = true;
     this.pgState = 'demoting';
-    this.clearFence();
     this.lease = { term: null, lastRenewSentAt: null };
     await this.deps.pg.stop(mode);
+    // The fence keeper keeps its deadline until a later loop sees PostgreSQL not writable.
+    this.clearFence();
     this.pgState = 'stopped';
   }
 
-  private holdLease(term: number, sentAt: number): void {
+  /**
+   * Holds the lease counted from `sentAt`: the in-process timer, and the fence
+   * keeper (outside this process) armed with the same deadline. False when a
+   * configured keeper did not acknowledge it: then nothing may be promoted.
+   */
+  private async holdLease(term: number, sentAt: number): Promise<boolean> {
     this.lease = { term, lastRenewSentAt: sentAt };
     this.demoting = false;
     this.clearFence();
     const deadline = sentAt + this.config.ttl * 1000 - this.safetyMarginMs;
     this.fenceTimer = setTimeout(() => void this.fence(term, sentAt), Math.max(0, deadline - this.mono()));
     this.fenceTimer.unref?.();
+    if (this.deps.fence === undefined) return true;
+    try {
+      await this.deps.fence.arm(deadline);
+      return true;
+    } catch (err) {
+      this.deps.log.error(`${(err as Error).message}: the lease of term ${term} is held by this process alone`);
+      return false;
+    }
+  }
+
+  /** The keeper is disarmed only once no lease is held and PostgreSQL is seen not writable. */
+  private async disarmIfIdle(): Promise<void> {
+    const fence = this.deps.fence;
+    if (fence === undefined || !fence.isArmed || this.lease.term !== null) return;
+    if (this.local.running && this.local.inRecovery !== true) return;
+    await fence.disarm().catch((err: Error) => this.deps.log.warn(err.message));
   }
 
   private clearFence(): void {
@@ -449,6 +531,8 @@ export class Agent {
 
   private async fence(term: number, sentAt: number): Promise<void> {
     if (this.lease.term !== term || this.lease.lastRenewSentAt !== sentAt) return;
+    // A standby takes no writes: nothing to fence.
+    if (existsSync(join(this.deps.pg.config.dataDir, 'standby.signal'))) return;
     this.deps.log.warn(`fencing: no successful renew of term ${term} for ${((this.mono() - sentAt) / 1000).toFixed(1)} s; stopping PostgreSQL`);
     await this.demote('immediate').catch((err: Error) => this.deps.log.error(`fencing failed: ${err.message}`));
   }

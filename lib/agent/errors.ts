@@ -63,3 +63,6 @@ export class HealthApiListenError extends AgentError {
     );
   }
 }
+
+/** The fence keeper cannot be started or does not acknowledge a deadline: no promotion may rely on it. */
+export class FenceKeeperError extends AgentError {}

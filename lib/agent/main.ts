@@ -2,10 +2,13 @@
 // The node agent process: its PostgreSQL, its loop, its health API.
 // SIGTERM or SIGINT: clean shutdown (a holder stops writes and releases).
 // With PGFLOAT_EXIT_WITH_PARENT=1, so does the end of its stdin.
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createDynamoDbClient } from '../dcs/client.js';
 import { DynamoDbStore } from '../dcs/dynamodb-store.js';
 import { PostgresNode } from '../postgres/node.js';
+import { ensureDir, runAsFor } from '../postgres/os-user.js';
+import { FenceKeeper } from './fence-keeper.js';
 import { Agent, AgentRefusedError, type AgentLog } from './agent.js';
 import { createHealthApi, listenHealthApi } from './api.js';
 import { AgentConfigError, loadAgentConfig, splitHostPort, type AgentConfig } from './config.js';
@@ -71,7 +74,11 @@ export async function main(argv: string[]): Promise<number> {
     ...(cfg.dcs.region !== undefined ? { region: cfg.dcs.region } : {}),
   });
   const store = new DynamoDbStore({ client, tableName: cfg.dcs.table });
-  const agent = new Agent(cfg, { store, pg: postgresNodeFor(cfg), log, noSync: process.env.PGFLOAT_UNSAFE_NOSYNC === '1' });
+  const pg = postgresNodeFor(cfg);
+  await ensureDir(pg.config.socketDir, await runAsFor(pg.config.osUser), 0o755);
+  const fence = new FenceKeeper({ dataDir: pg.config.dataDir, socketPath: join(pg.config.socketDir, '.pgfloat-fence'), log: (l) => log.info(l) });
+  await fence.attach().catch((err: Error) => log.error(`${err.message}: will try again at the first lease`));
+  const agent = new Agent(cfg, { store, pg, log, fence, noSync: process.env.PGFLOAT_UNSAFE_NOSYNC === '1' });
   const api = createHealthApi({
     status: () => agent.status(),
     cluster: () => agent.clusterView(),
@@ -110,6 +117,7 @@ export async function main(argv: string[]): Promise<number> {
   } finally {
     api.close();
     api.closeAllConnections?.();
+    fence.close();
     client.destroy();
   }
 }

@@ -58,7 +58,14 @@ export type AgentAction =
   | { readonly type: 'startPrimary'; readonly reason: string }
   | { readonly type: 'startStandby'; readonly reason: string }
   | { readonly type: 'takeFirstLease'; readonly reason: string }
-  | { readonly type: 'promote'; readonly term: number; readonly reason: string }
+  /**
+   * Take the lease by CAS on holder and term first (a renew, which keeps the
+   * phase), arm the fence keeper with it, and only then promote; `confirm`:
+   * then confirm the grant (granted -> active), which is what replicas follow.
+   * A grant that cannot be taken so is void, and PostgreSQL never takes
+   * writes outside a lease the keeper holds.
+   */
+  | { readonly type: 'promote'; readonly term: number; readonly via: 'confirm' | 'renew'; readonly reason: string }
   | { readonly type: 'confirm'; readonly term: number; readonly reason: string }
   | { readonly type: 'renew'; readonly term: number; readonly reason: string }
   | { readonly type: 'handover'; readonly term: number; readonly reason: string }
@@ -134,8 +141,9 @@ export const AGENT_RULES: readonly Rule[] = [
     ],
   },
   {
+    // Only a node about to join: a running server is never stopped on the store's word alone.
     situation: 'data of another cluster',
-    when: (s) => !s.local.empty && s.local.systemId !== null && s.snapshot?.initialize?.systemId !== undefined && s.snapshot.initialize.systemId !== s.local.systemId,
+    when: (s) => !s.local.running && !s.local.empty && s.local.systemId !== null && s.snapshot?.initialize?.systemId !== undefined && s.snapshot.initialize.systemId !== s.local.systemId,
     then: (s) => [
       {
         type: 'refuse',
@@ -180,8 +188,13 @@ export const AGENT_RULES: readonly Rule[] = [
     then: (s) => {
       const term = (s.leader as LeaderItem).term;
       if (s.local.running && s.local.inRecovery === false) return [{ type: 'confirm', term, reason: `already primary: confirm term ${term}` }];
-      if (!s.local.running) return [{ type: 'startPrimary', reason: `granted term ${term} while stopped: start` }, { type: 'confirm', term, reason: `confirm term ${term}` }];
-      return [{ type: 'promote', term, reason: `granted term ${term}: promote` }];
+      if (!s.local.running) {
+        return [
+          { type: 'startStandby', reason: `granted term ${term} while stopped: start read-only first` },
+          { type: 'promote', term, via: 'confirm', reason: `granted term ${term}: confirm, then promote` },
+        ];
+      }
+      return [{ type: 'promote', term, via: 'confirm', reason: `granted term ${term}: confirm, then promote` }];
     },
   },
   {
@@ -201,14 +214,14 @@ export const AGENT_RULES: readonly Rule[] = [
     situation: 'holder, PostgreSQL down',
     when: (s) => s.mine && s.leader?.phase === 'active' && !s.local.running,
     then: (s) => [
-      { type: 'startPrimary', reason: 'holder with PostgreSQL down: start it' },
-      { type: 'renew', term: (s.leader as LeaderItem).term, reason: 'renew the lease' },
+      { type: 'startStandby', reason: 'holder with PostgreSQL down: start it read-only first' },
+      { type: 'promote', term: (s.leader as LeaderItem).term, via: 'renew', reason: 'holder: renew the lease, then promote' },
     ],
   },
   {
     situation: 'holder running as a standby',
     when: (s) => s.mine && s.leader?.phase === 'active' && s.local.inRecovery === true,
-    then: (s) => [{ type: 'promote', term: (s.leader as LeaderItem).term, reason: 'holder found running as a standby: promote' }],
+    then: (s) => [{ type: 'promote', term: (s.leader as LeaderItem).term, via: 'renew', reason: 'holder found running as a standby: renew the lease, then promote' }],
   },
   {
     situation: 'holder',

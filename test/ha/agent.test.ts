@@ -37,11 +37,18 @@ const cases: [string, AgentInput, string, string[], RegExp][] = [
   ['an empty node clones from the active leader', input({ local: emptyHere }), 'no data, a leader to clone from', ['clone'], /clone from the leader a/],
   ['an empty node waits while the leader is not confirmed', input({ local: emptyHere, snapshot: snapshot({ leader: leader('a', { phase: 'granted' }), members: [primary('a')] }) }), 'no data, no leader yet', ['wait'], /no active leader/],
   [
-    'data of another system is refused',
-    input({ local: { ...replicaHere, systemId: '42' } }),
+    'data of another system is refused before it joins',
+    input({ local: { ...stoppedPrimary, wasPrimary: false, systemId: '42' } }),
     'data of another cluster',
     ['refuse'],
     /belongs to system 42.*refusing to join/,
+  ],
+  [
+    'a running server is not stopped because the initialize item names another system',
+    input({ name: 'a', local: { ...primaryHere, systemId: '42' } }),
+    'holder',
+    ['renew'],
+    /renew term/,
   ],
   [
     'the initializer without a lease starts and takes the first lease',
@@ -50,10 +57,17 @@ const cases: [string, AgentInput, string, string[], RegExp][] = [
     ['startPrimary', 'takeFirstLease'],
     /bootstrap/,
   ],
-  ['a replica granted the lease promotes', input({ snapshot: snapshot({ leader: leader('b', { phase: 'granted', term: 4 }), members: [member('b')] }) }), 'granted the lease', ['promote'], /granted term 4: promote/],
+  ['a replica granted the lease confirms it, then promotes', input({ snapshot: snapshot({ leader: leader('b', { phase: 'granted', term: 4 }), members: [member('b')] }) }), 'granted the lease', ['promote'], /granted term 4: confirm, then promote/],
+  [
+    'a stopped node granted the lease starts read-only, then confirms and promotes',
+    input({ local: { ...stoppedPrimary, wasPrimary: false }, snapshot: snapshot({ leader: leader('b', { phase: 'granted', term: 4 }), members: [member('b')] }) }),
+    'granted the lease',
+    ['startStandby', 'promote'],
+    /start read-only first/,
+  ],
   ['a primary granted the lease confirms', input({ name: 'a', local: primaryHere, snapshot: snapshot({ leader: leader('a', { phase: 'granted' }), members: [primary('a')] }) }), 'granted the lease', ['confirm'], /already primary/],
   ['the holder renews', input({ name: 'a', local: primaryHere }), 'holder', ['renew'], /renew term/],
-  ['the holder with PostgreSQL down starts it and renews', input({ name: 'a', local: stoppedPrimary }), 'holder, PostgreSQL down', ['startPrimary', 'renew'], /start it/],
+  ['the holder with PostgreSQL down starts it read-only, renews, then promotes', input({ name: 'a', local: stoppedPrimary }), 'holder, PostgreSQL down', ['startStandby', 'promote'], /start it read-only first/],
   ['the holder asked to hand over stops writes', input({ name: 'a', local: primaryHere, snapshot: snapshot({ leader: leader('a', { phase: 'handover', candidate: 'b' }) }) }), 'asked to hand over', ['handover'], /switchover to b/],
   ['a demoted holder keeps the lease and stays out of writes', input({ name: 'a', local: primaryHere, snapshot: snapshot({ leader: leader('a', { phase: 'demoted', candidate: 'b' }) }) }), 'handed over, waiting for the candidate', ['demote', 'renew'], /stay out of writes/],
   ['a primary that is not the holder demotes at once', input({ local: primaryHere }), 'primary without the lease', ['demote'], /lease belongs to a/],
@@ -136,6 +150,31 @@ describe('agent rules', () => {
     assert.deepEqual(rewindOf(stoppedPrimary), { type: 'follow', leader: 'a', rewind: true, reason: 'start as a replica of a' });
     assert.equal((rewindOf({ ...stoppedPrimary, wasPrimary: false, cleanShutdown: true }) as { rewind: boolean }).rewind, true);
     assert.equal((rewindOf({ ...stoppedPrimary, wasPrimary: false, cleanShutdown: false }) as { rewind: boolean }).rewind, false);
+  });
+
+  test('property: a node that is not a primary becomes one only through a promote that takes the lease by CAS first', () => {
+    fc.assert(
+      fc.property(
+        fc.constantFrom('a', 'b', 'c'),
+        fc.constantFrom('granted', 'active', 'handover', 'demoted', 'released' as const),
+        fc.constantFrom(replicaHere, { ...stoppedPrimary, wasPrimary: false }, stoppedPrimary),
+        fc.boolean(),
+        (holder, phase, local, storeUp) => {
+          // Prepare: this node (b) holds data and is not running as a primary
+          const snap = snapshot({ config: config(), leader: leader(holder, { phase }), members: [member('a'), member('b'), member('c')] });
+          // Act
+          const d = decideAgent(input({ local, snapshot: storeUp ? snap : null }));
+          // Assess
+          assert.ok(!d.actions.some((a) => a.type === 'startPrimary'), `${d.situation}: ${d.actions.map((a) => a.type).join(',')}`);
+          for (const a of d.actions) {
+            if (a.type !== 'promote') continue;
+            assert.equal(a.via, phase === 'granted' ? 'confirm' : 'renew', d.situation);
+            assert.ok(storeUp && holder === 'b' && (phase === 'granted' || phase === 'active'), d.situation);
+          }
+        },
+      ),
+      { numRuns: 500 },
+    );
   });
 
   test('property: a primary that does not hold the lease is never left taking writes', () => {
