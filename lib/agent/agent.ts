@@ -25,7 +25,6 @@ import { runAsFor } from '../postgres/os-user.js';
 import type { AgentStatus, ClusterView } from './status.js';
 import type { FenceKeeper } from './fence-keeper.js';
 import { bootstrapMarker, clearBootstrapMarker, hasBootstrapMarker, writeBootstrapMarker } from './bootstrap-marker.js';
-import { postmasterRunning } from '../postgres/data-dir.js';
 
 export interface AgentLog {
   info(message: string, ...attributes: Record<string, unknown>[]): void;
@@ -399,7 +398,7 @@ export class Agent {
         this.deps.log.error(`bootstrap needs an empty ${dataDir}, but it holds files that no bootstrap of this node left (no ${bootstrapMarker(dataDir)}): leaving them untouched; move them away to bootstrap here`);
         return false;
       }
-      if (await postmasterRunning(dataDir)) {
+      if (await pg.isRunning()) {
         this.deps.log.error(`a postmaster runs in ${dataDir}: not emptying it`);
         return false;
       }
@@ -520,7 +519,8 @@ export class Agent {
   private async disarmIfIdle(): Promise<void> {
     const fence = this.deps.fence;
     if (fence === undefined || !fence.isArmed || this.lease.term !== null) return;
-    if (this.local.running && this.local.inRecovery !== true) return;
+    const notWritable = !(await this.deps.pg.isRunning()) || (this.local.running && this.local.inRecovery === true);
+    if (!notWritable) return;
     await fence.disarm().catch((err: Error) => this.deps.log.warn(err.message));
   }
 

@@ -20,12 +20,15 @@ import { connect, type Socket } from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
 import { FenceKeeperError } from './errors.js';
 
+/** The keeper's first argument: how `ps` tells a keeper, `pgfloat-fence-keeper <data dir> <socket>`. */
+export const FENCE_KEEPER_NAME = 'pgfloat-fence-keeper';
+
 /** The keeper's program, run by `node -e` so that it needs no file of its own on a node. */
 export const FENCE_KEEPER_SOURCE = String.raw`
 'use strict';
 const fs = require('fs');
 const net = require('net');
-const [dataDir, socketPath] = process.argv.slice(1);
+const [, dataDir, socketPath] = process.argv.slice(1);
 let deadline = null;
 let fired = false;
 let clients = 0;
@@ -74,6 +77,7 @@ const server = net.createServer((s) => {
       buf = buf.slice(i + 1);
       if (/^arm [0-9]+$/.test(line)) { deadline = BigInt(line.slice(4)); fired = false; killed.clear(); }
       else if (line === 'disarm') { deadline = null; fired = false; killed.clear(); }
+      else if (line === 'status') { s.write('ok status ' + (deadline === null ? 'disarmed' : fired ? 'fired' : 'armed') + '\n'); continue; }
       else { s.write('error ' + line + '\n'); continue; }
       s.write('ok ' + line + '\n');
     }
@@ -138,11 +142,23 @@ export class FenceKeeper {
     this.socket = null;
   }
 
-  private async send(line: string): Promise<void> {
+  /** `fired` once the keeper has seen its deadline pass (and fenced whatever could take writes). */
+  async status(): Promise<'armed' | 'disarmed' | 'fired'> {
+    const answer = await this.request('status');
+    const state = /^ok status (armed|disarmed|fired)$/.exec(answer ?? '')?.[1];
+    if (state === undefined) throw new FenceKeeperError(`the fence keeper of ${this.o.dataDir} answered "${answer ?? 'nothing'}" to status`);
+    return state as 'armed' | 'disarmed' | 'fired';
+  }
+
+  private async request(line: string): Promise<string | null> {
     const s = await this.connection();
     const reply = new Promise<string | null>((resolve) => this.replies.push(resolve));
     s.write(`${line}\n`);
-    const answer = await Promise.race([reply, delay(5000, null)]);
+    return Promise.race([reply, delay(5000, null)]);
+  }
+
+  private async send(line: string): Promise<void> {
+    const answer = await this.request(line);
     if (answer !== `ok ${line}`) {
       this.close();
       throw new FenceKeeperError(`the fence keeper of ${this.o.dataDir} did not acknowledge "${line}" (${answer ?? 'no answer'})`);
@@ -179,7 +195,7 @@ export class FenceKeeper {
 
   private async spawnKeeper(): Promise<void> {
     rmSync(this.o.socketPath, { force: true });
-    const child = spawn(process.execPath, ['--max-old-space-size=16', '-e', FENCE_KEEPER_SOURCE, this.o.dataDir, this.o.socketPath], {
+    const child = spawn(process.execPath, ['--max-old-space-size=16', '-e', FENCE_KEEPER_SOURCE, FENCE_KEEPER_NAME, this.o.dataDir, this.o.socketPath], {
       detached: true,
       stdio: ['ignore', 'pipe', 'inherit'],
     });

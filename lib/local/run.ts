@@ -39,6 +39,8 @@ export interface LocalRunOptions {
 }
 
 export interface RunState {
+  /** The process of the run itself (npm start's script). */
+  readonly runPid?: number;
   readonly dynamoEndpoint: string;
   readonly table: string;
   readonly cluster: ClusterId;
@@ -219,6 +221,7 @@ export class LocalRun {
   private writeState(): void {
     if (this.engine === undefined) return;
     const state: RunState = {
+      runPid: process.pid,
       dynamoEndpoint: this.engine.endpoint,
       table: DEFAULT_TABLE_NAME,
       cluster: this.cluster,

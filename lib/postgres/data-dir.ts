@@ -69,12 +69,6 @@ export async function readPostmasterPid(dataDir: string): Promise<number | null>
   return Number.isInteger(pid) && pid > 0 ? pid : null;
 }
 
-/** Whether a postmaster named by dataDir's postmaster.pid is alive: any doubt counts as running. */
-export async function postmasterRunning(dataDir: string): Promise<boolean> {
-  const pid = await readPostmasterPid(dataDir);
-  return pid !== null && processExists(pid);
-}
-
 /**
  * Whether a live process has this id. EPERM means it exists under another
  * user. A zombie (dead, not yet reaped by its adoptive parent, which can take
