@@ -7,12 +7,20 @@ import type { EndpointMover } from '../endpoint/mover.js';
 
 export interface MoverCache {
   get(c: ClusterId, config: EndpointConfig): EndpointMover;
+  /** When the endpoint of a cluster was last looked at, arbiter ms; undefined: never by this process (or its mover was replaced). */
+  checkedAt(c: ClusterId): number | undefined;
+  markChecked(c: ClusterId, at: number): void;
   close(): Promise<void>;
 }
 
 export function moverCache(deps: MoverDeps = {}, create: typeof createMover = createMover): MoverCache {
-  const movers = new Map<string, { key: string; mover: EndpointMover }>();
+  const movers = new Map<string, { key: string; mover: EndpointMover; checkedAt?: number }>();
   return {
+    checkedAt: (c) => movers.get(clusterLabel(c))?.checkedAt,
+    markChecked(c, at) {
+      const held = movers.get(clusterLabel(c));
+      if (held !== undefined) held.checkedAt = at;
+    },
     get(c, config) {
       const label = clusterLabel(c);
       const key = JSON.stringify(config);

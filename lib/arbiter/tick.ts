@@ -8,6 +8,7 @@ import type { ClusterSnapshot, Store } from '../dcs/store.js';
 import { targetFromMember } from '../endpoint/mover.js';
 import { decide } from '../ha/arbiter.js';
 import type { ArbiterAction, ClusterMetrics } from '../ha/actions.js';
+import type { EndpointCheck } from '../ha/tick.js';
 import { ClusterTickError } from './errors.js';
 import type { MoverCache } from './movers.js';
 
@@ -37,6 +38,36 @@ export interface TickDeps {
   readonly leaseMs: number;
   /** Deadline of each store call and endpoint move. */
   readonly stepTimeoutMs: number;
+  /** How often the endpoint itself is looked at, beside its record (default 30 s; a process's first tick always looks). */
+  readonly endpointCheckEveryMs?: number;
+}
+
+const ENDPOINT_CHECK_EVERY_MS = 30_000;
+
+/**
+ * Looks at the endpoint itself when the record says it points at the active
+ * leader and no look was made within endpointCheckEveryMs: the record
+ * survives restarts of the arbiter, the endpoint (a local proxy, an address
+ * moved by hand) may not. A look that fails says nothing.
+ */
+async function checkEndpoint(deps: TickDeps, c: ClusterId, s: ClusterSnapshot): Promise<EndpointCheck | null> {
+  const l = s.leader;
+  const r = s.endpoint;
+  if (l === null || l.phase !== 'active' || r === null || r.term !== l.term || r.member !== l.holder) return null;
+  const member = s.members.find((m) => m.name === r.member);
+  if (member === undefined) return null;
+  const mover = deps.movers.get(c, s.config?.config.endpoint ?? DEFAULT_CONFIG.endpoint);
+  const now = deps.clock.now();
+  const last = deps.movers.checkedAt(c);
+  if (last !== undefined && now - last < (deps.endpointCheckEveryMs ?? ENDPOINT_CHECK_EVERY_MS)) return null;
+  try {
+    const pointsThere = await mover.pointsAt(targetFromMember(member, r.term), { timeoutMs: deps.stepTimeoutMs });
+    deps.movers.markChecked(c, now);
+    return { member: r.member, term: r.term, pointsThere };
+  } catch (err) {
+    deps.log.warn(`${clusterLabel(c)}: could not look at the endpoint: ${(err as Error).message}`);
+    return null;
+  }
 }
 
 export interface TickOutcome {
@@ -67,7 +98,8 @@ export async function tickCluster(deps: TickDeps, c: ClusterId): Promise<TickOut
   } catch (err) {
     throw new ClusterTickError(label, 'read', err);
   }
-  const decision = decide({ snapshot, now: deps.clock.now(), arbiterId: deps.arbiterId, leaseMs: deps.leaseMs });
+  const endpointCheck = await checkEndpoint(deps, c, snapshot);
+  const decision = decide({ snapshot, now: deps.clock.now(), arbiterId: deps.arbiterId, leaseMs: deps.leaseMs, endpointCheck });
   const applied: ArbiterAction['type'][] = [];
   let grants = 0;
   let endpointMoves = 0;

@@ -11,7 +11,7 @@ import { automaticFailover, manualFailover } from './failover.js';
 import { formatIso, formatSeconds } from './format.js';
 import { clusterMetrics } from './metrics.js';
 import { continueHandover, switchover } from './switchover.js';
-import { makeTick, type Tick } from './tick.js';
+import { makeTick, type EndpointCheck, type Tick } from './tick.js';
 
 export type * from './actions.js';
 export { canTransition, LEADER_PHASE_TRANSITIONS } from './leader-phase.js';
@@ -25,6 +25,8 @@ export interface ArbiterInput {
   readonly arbiterId: string;
   /** Arbitration lease length, ms. */
   readonly leaseMs: number;
+  /** The shell's latest look at the endpoint itself; absent when it has not looked. */
+  readonly endpointCheck?: EndpointCheck | null;
 }
 
 export interface Decision {
@@ -37,7 +39,7 @@ export interface Decision {
 export function decide(input: ArbiterInput): Decision {
   validate(input);
   const { snapshot, now, arbiterId } = input;
-  const t = makeTick(snapshot, now);
+  const t = makeTick(snapshot, now, input.endpointCheck ?? null);
   const held = snapshot.arbiter;
   if (held !== null && held.owner !== arbiterId && held.leaseExpiresAt > now) {
     const reason = `arbiter ${held.owner} holds the lease until ${formatIso(held.leaseExpiresAt)} (${formatSeconds(held.leaseExpiresAt - now)} left)`;

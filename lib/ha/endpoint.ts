@@ -20,7 +20,22 @@ export function reconcileEndpoint(t: Tick): EndpointPlan {
     };
   }
   if (record !== null && record.term === leader.term) {
-    if (record.member === leader.holder) return { actions: [], notes: [] };
+    if (record.member === leader.holder) {
+      // The record is the arbiter's word; the endpoint itself is the truth. A look that found it elsewhere moves it again.
+      const c = t.endpointCheck;
+      if (c === null || c.member !== record.member || c.term !== record.term || c.pointsThere) return { actions: [], notes: [] };
+      return {
+        actions: [
+          {
+            type: 'moveEndpoint',
+            member: leader.holder,
+            term: leader.term,
+            reason: `endpoint to ${leader.holder} for term ${leader.term} again: its record names ${record.member}, but the endpoint itself does not point there`,
+          },
+        ],
+        notes: [],
+      };
+    }
     return {
       actions: [],
       notes: [`endpoint record names ${record.member} for term ${record.term}, held by ${leader.holder}: left alone`],

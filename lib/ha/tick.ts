@@ -14,14 +14,24 @@ export interface Tick {
   readonly observation: Observation;
   /** The leader item's version unchanged for ttl of arbiter time (never true for an absent leader). */
   readonly leaseExpired: boolean;
+  /** The shell's latest look at the endpoint itself (not its record), if it made one. */
+  readonly endpointCheck: EndpointCheck | null;
 }
 
-export function makeTick(snapshot: ClusterSnapshot, now: number): Tick {
+/** What the endpoint really pointed at when the shell last asked it (AWS or the local proxy). */
+export interface EndpointCheck {
+  readonly member: string;
+  readonly term: number;
+  /** True when the endpoint reached that member's target; false when it pointed elsewhere or nowhere. */
+  readonly pointsThere: boolean;
+}
+
+export function makeTick(snapshot: ClusterSnapshot, now: number, endpointCheck: EndpointCheck | null = null): Tick {
   const config = snapshot.config?.config ?? DEFAULT_CONFIG;
   const ttlMs = config.ttl * 1000;
   const observation = observeCluster(snapshot, snapshot.arbiter, now);
   const leaseExpired = leaderLeaseExpired(snapshot.leader, observation.leader, now, ttlMs);
-  return { snapshot, now, config, ttlMs, observation, leaseExpired };
+  return { snapshot, now, config, ttlMs, observation, leaseExpired, endpointCheck };
 }
 
 export function contextOf(t: Tick, options: Parameters<typeof eligibilityContext>[3] = {}): EligibilityContext {

@@ -166,7 +166,7 @@ describe('npm start, as the README runs it', { concurrency: false }, () => {
     await run.exited;
 
     // Assess: the primary stops taking writes with no agent left to stop it
-    assert.ok(leftovers().every((l) => !l.includes('--config')), 'no agent survived the kill');
+    await waitFor('every agent gone', async () => (leftovers().every((l) => !l.includes('--config')) ? true : undefined), { timeoutMs: 30_000, intervalMs: 100, context: () => leftovers().join('\n') });
     await waitFor('no node writable', async () => ((await writable(nodes)).length === 0 ? true : undefined), { timeoutMs: 120_000, intervalMs: 500, context: () => leftovers().join('\n') });
   });
 
@@ -179,7 +179,8 @@ describe('npm start, as the README runs it', { concurrency: false }, () => {
     await run.interrupt();
 
     // Assess
-    assert.equal(run.exit?.code, 0, run.output.slice(-2000));
+    // npm itself ends by the SIGINT the terminal sent it; the run under it stops cleanly.
+    assert.ok(run.exit?.code === 0 || run.exit?.signal === 'SIGINT', `${JSON.stringify(run.exit)}\n${run.output.slice(-2000)}`);
     assert.match(run.output, /^stopped; nothing left running$/m);
     const left = await waitFor('no process of the run left', async () => (leftovers().length === 0 ? [] : undefined), {
       timeoutMs: 30_000,
