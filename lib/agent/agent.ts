@@ -23,7 +23,7 @@ import { readLocal } from './local.js';
 import { isEmptyDir, writeStandbySignal } from '../postgres/data-dir.js';
 import { runAsFor } from '../postgres/os-user.js';
 import type { AgentStatus, ClusterView } from './status.js';
-import type { FenceKeeper } from './fence-keeper.js';
+import type { Fence } from './fence-keeper.js';
 import { bootstrapMarker, clearBootstrapMarker, hasBootstrapMarker, writeBootstrapMarker } from './bootstrap-marker.js';
 
 export interface AgentLog {
@@ -45,7 +45,7 @@ export interface AgentDeps {
   readonly safetyMarginMs?: number;
   readonly noSync?: boolean;
   /** Holds the lease deadline outside this process; without it only the in-process fence timer does. */
-  readonly fence?: FenceKeeper;
+  readonly fence?: Fence;
 }
 
 const MEMBER_STATE_SET = new Set<string>(MEMBER_STATES);

@@ -60,6 +60,13 @@ export const agentConfigSchema = z.object({
       private_ip: z.string().optional(),
     })
     .default({}),
+  /** Linux's watchdog device as a second fence (Patroni's key): off, automatic (use it when it can protect the lease), required (no lease without it). */
+  watchdog: z
+    .object({
+      mode: z.enum(['off', 'automatic', 'required'], { message: 'watchdog.mode: one of off, automatic, required' }).default('off'),
+      device: z.string().startsWith('/', 'watchdog.device: an absolute path, e.g. /dev/watchdog').default('/dev/watchdog'),
+    })
+    .default({ mode: 'off', device: '/dev/watchdog' }),
   bootstrap: z
     .object({
       dcs: z

@@ -101,8 +101,18 @@ export interface FenceKeeperOptions {
   readonly log?: (line: string) => void;
 }
 
+/** What the agent arms at each lease and disarms once it holds none and its server takes no writes. */
+export interface Fence {
+  readonly isArmed: boolean;
+  attach(): Promise<void>;
+  /** Resolves once the deadline (the agent's monotonic ms) is held; throws when it cannot be. */
+  arm(deadlineMono: number): Promise<void>;
+  disarm(): Promise<void>;
+  close(): void;
+}
+
 /** The agent's side: attaches to the data directory's keeper, starting one if none answers. */
-export class FenceKeeper {
+export class FenceKeeper implements Fence {
   private socket: Socket | null = null;
   private replies: ((line: string | null) => void)[] = [];
   private buffered = '';

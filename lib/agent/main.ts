@@ -9,6 +9,7 @@ import { DynamoDbStore } from '../dcs/dynamodb-store.js';
 import { PostgresNode } from '../postgres/node.js';
 import { ensureDir, runAsFor } from '../postgres/os-user.js';
 import { FenceKeeper } from './fence-keeper.js';
+import { WatchdogFence } from './watchdog.js';
 import { Agent, AgentRefusedError, type AgentLog } from './agent.js';
 import { createHealthApi, listenHealthApi } from './api.js';
 import { AgentConfigError, loadAgentConfig, splitHostPort, type AgentConfig } from './config.js';
@@ -76,7 +77,8 @@ export async function main(argv: string[]): Promise<number> {
   const store = new DynamoDbStore({ client, tableName: cfg.dcs.table });
   const pg = postgresNodeFor(cfg);
   await ensureDir(pg.config.socketDir, await runAsFor(pg.config.osUser), 0o755);
-  const fence = new FenceKeeper({ dataDir: pg.config.dataDir, socketPath: join(pg.config.socketDir, '.pgfloat-fence'), log: (l) => log.info(l) });
+  const keeper = new FenceKeeper({ dataDir: pg.config.dataDir, socketPath: join(pg.config.socketDir, '.pgfloat-fence'), log: (l) => log.info(l) });
+  const fence = cfg.watchdog.mode === 'off' ? keeper : new WatchdogFence(keeper, { mode: cfg.watchdog.mode, device: cfg.watchdog.device, log: (l) => log.warn(l) });
   await fence.attach().catch((err: Error) => log.error(`${err.message}: will try again at the first lease`));
   const agent = new Agent(cfg, { store, pg, log, fence, noSync: process.env.PGFLOAT_UNSAFE_NOSYNC === '1' });
   const api = createHealthApi({
