@@ -10,6 +10,7 @@
 //   so the next invocation of the same shard takes over without waiting.
 // - One cluster's failure is logged and counted and never stops the others.
 import type { ArbiterItem } from '../dcs/items.js';
+import type { MalformedEntry } from '../dcs/store.js';
 import { clusterLabel, type ClusterId } from '../dcs/keys.js';
 import type { MetricsSink } from './metrics.js';
 import { tickCluster, type TickDeps, type TickOutcome } from './tick.js';
@@ -92,6 +93,7 @@ export async function runLoop(deps: LoopDeps, opts: LoopOptions): Promise<LoopSu
   let clusters: readonly ClusterId[] = [];
   let listedAt = -Infinity;
   const publishedAt = new Map<string, number>();
+  const reported = new Map<string, string>();
   const listEveryMs = opts.listEveryMs ?? 10_000;
   const metricsEveryMs = opts.metricsEveryMs ?? 10_000;
 
@@ -117,10 +119,12 @@ export async function runLoop(deps: LoopDeps, opts: LoopOptions): Promise<LoopSu
         summary.grants += o.grants;
         summary.endpointMoves += o.endpointMoves;
         const last = publishedAt.get(o.cluster) ?? -Infinity;
-        if (o.grants > 0 || o.endpointMoves > 0 || started - last >= metricsEveryMs) {
+        const publish = o.grants > 0 || o.endpointMoves > 0 || started - last >= metricsEveryMs;
+        if (publish) {
           deps.metrics.cluster(o.cluster, o.metrics);
           publishedAt.set(o.cluster, started);
         }
+        reportMalformed(deps, o, publish, reported, summary);
       }
       summary.ticks += 1;
       opts.onTick?.(outcomes);
@@ -134,6 +138,36 @@ export async function runLoop(deps: LoopDeps, opts: LoopOptions): Promise<LoopSu
     if (isLease(lease)) await putLease(lease.version, clock.now()).catch(() => undefined);
   }
   return { status: 'ran', ...summary };
+}
+
+/**
+ * A cluster with malformed items counts an error each tick; each item is
+ * logged when first found (or changed) and again whenever the cluster's
+ * metrics are published.
+ */
+function reportMalformed(
+  deps: LoopDeps,
+  out: TickOutcome,
+  publish: boolean,
+  reported: Map<string, string>,
+  summary: { errors: number },
+): void {
+  if (out.malformed.length === 0) {
+    reported.delete(out.cluster);
+    return;
+  }
+  summary.errors += 1;
+  deps.metrics.clusterError(out.cluster);
+  const signature = out.malformed.map((e: MalformedEntry) => `${e.key}:${e.field}:${e.message}`).join('\n');
+  if (!publish && reported.get(out.cluster) === signature) return;
+  reported.set(out.cluster, signature);
+  for (const e of out.malformed) {
+    deps.log.warn(`${out.cluster}: malformed item ${e.key}, field ${e.field}, set aside: ${e.message}`, {
+      cluster: out.cluster,
+      key: e.key,
+      field: e.field,
+    });
+  }
 }
 
 async function tickAll(

@@ -15,6 +15,7 @@ export const CLUSTER_METRICS = {
   maxReplicationLagBytes: { name: 'MaxReplicationLagBytes', unit: MetricUnit.Bytes },
   healthyMembers: { name: 'HealthyMembers', unit: MetricUnit.Count },
   endpointInSync: { name: 'EndpointInSync', unit: MetricUnit.Count },
+  malformedItems: { name: 'MalformedItems', unit: MetricUnit.Count },
 } as const satisfies Record<keyof ClusterMetrics, { name: string; unit: Unit }>;
 
 /** Per-cluster failures of a tick (a malformed item, a store error, a failed AWS call). */

@@ -4,9 +4,9 @@
 import type { ClusterId } from '../dcs/keys.js';
 import { clusterLabel } from '../dcs/keys.js';
 import { DEFAULT_CONFIG } from '../dcs/items.js';
-import type { ClusterSnapshot, Store } from '../dcs/store.js';
+import type { ClusterSnapshot, MalformedEntry, Store } from '../dcs/store.js';
 import { targetFromMember } from '../endpoint/mover.js';
-import { decide } from '../ha/arbiter.js';
+import { actionHeldBy, decide, describeHeld, heldBy } from '../ha/arbiter.js';
 import type { ArbiterAction, ClusterMetrics } from '../ha/actions.js';
 import type { EndpointCheck } from '../ha/tick.js';
 import { ClusterTickError } from './errors.js';
@@ -81,9 +81,13 @@ export interface TickOutcome {
   readonly reasons: readonly string[];
   /** Leadership is moving (a grant not yet confirmed, a handover, a request, an endpoint behind): tick again soon. */
   readonly transition: boolean;
+  /** Items of the partition set aside as malformed (lib/ha/malformed.ts says what each holds). */
+  readonly malformed: readonly MalformedEntry[];
 }
 
 function inTransition(s: ClusterSnapshot): boolean {
+  // A held cluster waits for a repair, not for a step of its own: no fast ticks.
+  if (heldBy(s, 'leadership').length > 0) return false;
   const l = s.leader;
   if (l === null) return s.initialize !== null;
   return l.phase !== 'active' || s.failover !== null || s.endpoint === null || s.endpoint.term < l.term;
@@ -104,6 +108,12 @@ export async function tickCluster(deps: TickDeps, c: ClusterId): Promise<TickOut
   let grants = 0;
   let endpointMoves = 0;
   for (const action of decision.actions) {
+    // The rules never plan a held step (lib/ha/malformed.ts); the shell checks again before it writes.
+    const held = actionHeldBy(snapshot, action.type);
+    if (held.length > 0) {
+      deps.log.error(`${label}: ${action.type} refused: ${describeHeld(held)}`, { cluster: label, action: action.type });
+      return { cluster: label, applied, stoppedAt: action.type, grants, endpointMoves, metrics: { ...decision.metrics, failovers: grants }, reasons: decision.reasons, transition: false, malformed: snapshot.malformed };
+    }
     let ok: boolean;
     try {
       ok = await apply(deps, c, snapshot, action, o);
@@ -114,7 +124,7 @@ export async function tickCluster(deps: TickDeps, c: ClusterId): Promise<TickOut
       deps.log.info(`${label}: ${action.type}${ok ? '' : ' lost a race'}: ${action.reason}`, { cluster: label, action: action.type, ok });
     }
     if (!ok) {
-      return { cluster: label, applied, stoppedAt: action.type, grants, endpointMoves, metrics: { ...decision.metrics, failovers: grants }, reasons: decision.reasons, transition: true };
+      return { cluster: label, applied, stoppedAt: action.type, grants, endpointMoves, metrics: { ...decision.metrics, failovers: grants }, reasons: decision.reasons, transition: true, malformed: snapshot.malformed };
     }
     applied.push(action.type);
     if (action.type === 'grant') grants += 1;
@@ -122,7 +132,7 @@ export async function tickCluster(deps: TickDeps, c: ClusterId): Promise<TickOut
   }
   deps.log.debug(`${label}: ${decision.reasons.join('; ')}`, { cluster: label });
   const transition = grants > 0 || decision.actions.some((a) => a.type === 'beginHandover') || inTransition(snapshot);
-  return { cluster: label, applied, stoppedAt: null, grants, endpointMoves, metrics: { ...decision.metrics, failovers: grants }, reasons: decision.reasons, transition };
+  return { cluster: label, applied, stoppedAt: null, grants, endpointMoves, metrics: { ...decision.metrics, failovers: grants }, reasons: decision.reasons, transition, malformed: snapshot.malformed };
 }
 
 /** Applies one action; false when its condition failed (a lost race). */

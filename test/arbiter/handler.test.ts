@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { connect, createServer, type Server } from 'node:net';
 import { after, before, describe, mock, test } from 'node:test';
+import { marshall } from '@aws-sdk/util-dynamodb';
 import type { Context } from 'aws-lambda';
 import { DynamoDbStore } from '../../lib/dcs/dynamodb-store.js';
 import { DEFAULT_CONFIG, type ClusterConfig } from '../../lib/dcs/items.js';
@@ -18,6 +19,7 @@ let closeArbiter: () => Promise<void>;
 let table: TestTable;
 let store: DynamoDbStore;
 const emf: Record<string, unknown>[] = [];
+const warnings: Record<string, unknown>[] = [];
 
 const fastConfig = (over: Partial<ClusterConfig> = {}): ClusterConfig => ({ ...DEFAULT_CONFIG, ttl: 1, loopWait: 0.2, retryTimeout: 0.3, ...over });
 let n = 0;
@@ -81,10 +83,13 @@ before(async () => {
     PGFLOAT_METRICS_EVERY_MS: '0',
     POWERTOOLS_DEV: 'true',
     POWERTOOLS_METRICS_DISABLED: 'false',
-    POWERTOOLS_LOG_LEVEL: process.env.DEBUG_ARBITER === undefined ? 'ERROR' : 'DEBUG',
+    POWERTOOLS_LOG_LEVEL: process.env.DEBUG_ARBITER === undefined ? 'WARN' : 'DEBUG',
   });
   mock.method(console, 'log', (line: unknown) => {
     if (typeof line === 'string' && line.includes('"_aws"')) emf.push(JSON.parse(line) as Record<string, unknown>);
+  });
+  mock.method(console, 'warn', (line: unknown) => {
+    if (typeof line === 'string') warnings.push(JSON.parse(line) as Record<string, unknown>);
   });
   if (process.env.DEBUG_ARBITER === undefined) mock.method(console, 'error', () => undefined);
   ({ handler, closeArbiter } = (await import('../../functions/arbiter/handler.js')) as unknown as { handler: Handler; closeArbiter: () => Promise<void> });
@@ -157,7 +162,7 @@ describe('arbiter handler', () => {
     assert.ok(directives?.Dimensions.some((d) => d.includes('Cluster')));
     assert.deepEqual(
       directives?.Metrics.map((m) => m.Name).sort(),
-      ['EndpointInSync', 'Failovers', 'HealthyMembers', 'LeaderPresent', 'MaxReplicationLagBytes', 'SecondsWithoutLeader'],
+      ['EndpointInSync', 'Failovers', 'HealthyMembers', 'LeaderPresent', 'MalformedItems', 'MaxReplicationLagBytes', 'SecondsWithoutLeader'],
     );
     assert.equal(doc.LeaderPresent, 1);
     assert.equal(doc.MaxReplicationLagBytes, 2000);
@@ -196,6 +201,72 @@ describe('arbiter handler', () => {
     assert.equal((await store.readCluster(y)).leader?.holder, 'b');
     assert.ok(emf.some((d) => d.Cluster === clusterPk(x) && d.ArbiterErrors === 1));
     assert.ok(emf.some((d) => d.Cluster === clusterPk(y) && d.Failovers === 1));
+  });
+
+  test('a malformed member item is reported and set aside; the cluster still fails over', async () => {
+    // Prepare: a ghost member item with a wrong-typed field, and a dead leader
+    const c = newCluster();
+    const agents = new FakeAgents(store, c, {
+      a: { lsn: 1000, alive: true, role: 'primary', timeline: 1, connUrl: 'postgres://127.0.0.1:1/postgres' },
+      b: { lsn: 1000, alive: true, role: 'replica', timeline: 1, connUrl: 'postgres://127.0.0.1:2/postgres' },
+    });
+    await ledCluster(c, agents, 'a', fastConfig());
+    await table.client.send(
+      new (await import('@aws-sdk/client-dynamodb')).PutItemCommand({
+        TableName: table.tableName,
+        Item: { pk: { S: clusterPk(c) }, sk: { S: 'member#ghost' }, ...marshall({ ...agents.status('b'), name: 'ghost', lsn: 'lots', version: 1 }) },
+      }),
+    );
+    agents.kill('a');
+    agents.start(100, 15_000);
+    after(() => agents.stop());
+    emf.length = 0;
+    warnings.length = 0;
+    // Act
+    const summary = await handler({ action: 'tick', cluster: clusterPk(c), ticks: 40 }, context('ghost'));
+    await agents.stop();
+    // Assess
+    const snap = await store.readCluster(c);
+    assert.equal(summary.status, 'ran');
+    assert.deepEqual([snap.leader?.holder, snap.leader?.term], ['b', 2]);
+    assert.deepEqual(
+      snap.malformed.map((e) => [e.key, e.field]),
+      [['member#ghost', 'lsn']],
+    );
+    assert.ok(emf.some((d) => d.Cluster === clusterPk(c) && d.MalformedItems === 1));
+    assert.ok(
+      warnings.some((w) => w.cluster === clusterPk(c) && w.key === 'member#ghost' && w.field === 'lsn'),
+      `a warning naming cluster, key and field among ${JSON.stringify(warnings.map((w) => w.message))}`,
+    );
+  });
+
+  test('a malformed leader item is reported and held: nothing is granted, the item is left as it is', async () => {
+    // Prepare: live replicas, and a leader item whose phase no schema knows
+    const c = newCluster();
+    const agents = new FakeAgents(store, c, {
+      b: { lsn: 1000, alive: true, role: 'replica', timeline: 1, connUrl: 'postgres://127.0.0.1:2/postgres' },
+    });
+    await store.initialize(c, { systemId: '7300000000000000001', initializedBy: 'a' });
+    await store.putConfig(c, fastConfig(), null);
+    await agents.round();
+    const raw = { pk: clusterPk(c), sk: 'leader', holder: 'a', term: 1, phase: 'reigning', lastLsn: 1, timeline: 1, previous: null, reason: 'x', version: 1 };
+    await table.client.send(new (await import('@aws-sdk/client-dynamodb')).PutItemCommand({ TableName: table.tableName, Item: marshall(raw) }));
+    agents.start(100, 10_000);
+    after(() => agents.stop());
+    warnings.length = 0;
+    // Act: longer than ttl, so a leader taken for absent would have been granted
+    const summary = await handler({ action: 'tick', cluster: clusterPk(c), ticks: 20 }, context('held'));
+    await agents.stop();
+    // Assess
+    const snap = await store.readCluster(c);
+    assert.equal(summary.grants, 0);
+    assert.ok(summary.errors >= 1);
+    assert.deepEqual(
+      snap.malformed.map((e) => [e.key, e.field, e.version]),
+      [['leader', 'phase', 1]],
+    );
+    assert.deepEqual(await store.listHistory(c), []);
+    assert.ok(warnings.some((w) => w.cluster === clusterPk(c) && w.key === 'leader' && w.field === 'phase'));
   });
 
   test('a second invocation finds the loop lease held and exits cleanly; the lease is handed over at the end', async () => {
