@@ -51,6 +51,8 @@ const ENDPOINT_CHECK_EVERY_MS = 30_000;
  * moved by hand) may not. A look that fails says nothing.
  */
 async function checkEndpoint(deps: TickDeps, c: ClusterId, s: ClusterSnapshot): Promise<EndpointCheck | null> {
+  // A malformed config must not swap the cluster's mover for the default one (closing a proxy it owns).
+  if (heldBy(s, 'endpoint').length > 0) return null;
   const l = s.leader;
   const r = s.endpoint;
   if (l === null || l.phase !== 'active' || r === null || r.term !== l.term || r.member !== l.holder) return null;
