@@ -138,6 +138,10 @@ export interface CallOptions {
  *   history steps, endpoint records) writes nothing and throws
  *   MalformedItemError, naming the cluster, key and field. So a consumer that
  *   took a malformed item for absent still cannot overwrite it.
+ *   Updates check what a condition expression can (conditions.ts: field types,
+ *   presence, enum values): an item wrong only in a value range or pattern (a
+ *   negative LSN, a bad member name) is updated, then reported by the same
+ *   MalformedItemError. Both implementations behave so.
  *
  * Every operation throws:
  * - StoreUnavailableError when throttling or network errors persist past
