@@ -23,3 +23,22 @@ export class ClusterTickError extends ArbiterError {
     super(`cluster ${cluster}: ${step} failed: ${why}`, { cause });
   }
 }
+
+/** A step of the loop itself failed (its lease, the cluster list); the loop goes on without acting. */
+export class LoopStepError extends ArbiterError {
+  constructor(
+    readonly shard: string,
+    readonly step: 'take lease' | 'renew lease' | 'list clusters' | 'hand over lease',
+    cause: unknown,
+  ) {
+    const why = cause instanceof Error ? `${cause.name}: ${cause.message}` : String(cause);
+    super(`loop of shard ${shard}: ${step} failed: ${why}`, { cause });
+  }
+}
+
+/** A tick's write was not sent: the loop lease it acts under ends before it could be. Nothing was written. */
+export class LeaseEndingError extends ArbiterError {
+  constructor(readonly step: string) {
+    super(`${step} not sent: the loop lease ends first (the next tick renews it and plans again)`);
+  }
+}

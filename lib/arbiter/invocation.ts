@@ -29,7 +29,9 @@ export function createRuntime(settings: ArbiterSettings, log: Log, metrics: Metr
   const client = createDynamoDbClient(
     settings.PGFLOAT_DYNAMODB_ENDPOINT !== undefined ? { endpoint: settings.PGFLOAT_DYNAMODB_ENDPOINT } : {},
   );
-  const movers = moverCache();
+  const movers = moverCache({}, undefined, (cluster, err) =>
+    log.warn(`${cluster}: closing the old endpoint mover failed: ${err instanceof Error ? err.message : String(err)}`, { cluster }),
+  );
   const stopping = new AbortController();
   const running = new Set<Promise<unknown>>();
   return {
@@ -42,7 +44,11 @@ export function createRuntime(settings: ArbiterSettings, log: Log, metrics: Metr
     signal: stopping.signal,
     track: (p) => {
       running.add(p);
-      void p.finally(() => running.delete(p));
+      // Both branches handled: the caller awaits `p` for its result; this only forgets it.
+      const forget = (): void => {
+        running.delete(p);
+      };
+      p.then(forget, forget);
     },
     close: async () => {
       stopping.abort();

@@ -15,14 +15,20 @@ export const CLUSTER_METRICS = {
   maxReplicationLagBytes: { name: 'MaxReplicationLagBytes', unit: MetricUnit.Bytes },
   healthyMembers: { name: 'HealthyMembers', unit: MetricUnit.Count },
   endpointInSync: { name: 'EndpointInSync', unit: MetricUnit.Count },
+  malformedItems: { name: 'MalformedItems', unit: MetricUnit.Count },
 } as const satisfies Record<keyof ClusterMetrics, { name: string; unit: Unit }>;
 
 /** Per-cluster failures of a tick (a malformed item, a store error, a failed AWS call). */
 export const CLUSTER_ERRORS_METRIC = { name: 'ArbiterErrors', unit: MetricUnit.Count } as const;
 
+/** Failures of the loop itself (its lease, the cluster list): while they last no cluster is judged. */
+export const LOOP_ERRORS_METRIC = { name: 'ArbiterLoopErrors', unit: MetricUnit.Count } as const;
+export const SHARD_DIMENSION = 'Shard';
+
 export interface MetricsSink {
   cluster(cluster: string, metrics: ClusterMetrics): void;
   clusterError(cluster: string): void;
+  loopError?(shard: string): void;
 }
 
 /** Embedded Metric Format through Powertools: one EMF document per cluster and publish. */
@@ -41,6 +47,12 @@ export class PowertoolsMetricsSink implements MetricsSink {
   clusterError(cluster: string): void {
     this.metrics.addDimensions({ [CLUSTER_DIMENSION]: cluster });
     this.metrics.addMetric(CLUSTER_ERRORS_METRIC.name, CLUSTER_ERRORS_METRIC.unit, 1);
+    this.metrics.publishStoredMetrics();
+  }
+
+  loopError(shard: string): void {
+    this.metrics.addDimensions({ [SHARD_DIMENSION]: shard });
+    this.metrics.addMetric(LOOP_ERRORS_METRIC.name, LOOP_ERRORS_METRIC.unit, 1);
     this.metrics.publishStoredMetrics();
   }
 }

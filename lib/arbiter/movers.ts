@@ -13,7 +13,20 @@ export interface MoverCache {
   close(): Promise<void>;
 }
 
-export function moverCache(deps: MoverDeps = {}, create: typeof createMover = createMover): MoverCache {
+/** Closes a mover; a failure to close is reported, never thrown: the mover is dropped either way. */
+async function closeMover(label: string, mover: EndpointMover, onCloseError: (label: string, err: unknown) => void): Promise<void> {
+  try {
+    await mover.close?.();
+  } catch (err) {
+    onCloseError(label, err);
+  }
+}
+
+export function moverCache(
+  deps: MoverDeps = {},
+  create: typeof createMover = createMover,
+  onCloseError: (cluster: string, err: unknown) => void = () => undefined,
+): MoverCache {
   const movers = new Map<string, { key: string; mover: EndpointMover; checkedAt?: number }>();
   return {
     checkedAt: (c) => movers.get(clusterLabel(c))?.checkedAt,
@@ -26,14 +39,15 @@ export function moverCache(deps: MoverDeps = {}, create: typeof createMover = cr
       const key = JSON.stringify(config);
       const held = movers.get(label);
       if (held !== undefined && held.key === key) return held.mover;
-      void held?.mover.close?.();
+      if (held !== undefined) void closeMover(label, held.mover, onCloseError);
       const mover = create(config, deps);
       movers.set(label, { key, mover });
       return mover;
     },
     async close() {
-      await Promise.all([...movers.values()].map((m) => m.mover.close?.()));
+      const all = [...movers];
       movers.clear();
+      await Promise.all(all.map(([label, m]) => closeMover(label, m.mover, onCloseError)));
     },
   };
 }

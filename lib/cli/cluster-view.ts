@@ -35,7 +35,7 @@ export const MEMBER_COLUMNS: readonly Column[] = [
 export async function readExistingCluster(ctx: CommandContext): Promise<ClusterSnapshot> {
   const snap = await ctx.store.readCluster(ctx.cluster);
   const empty = snap.initialize === null && snap.config === null && snap.leader === null && snap.members.length === 0;
-  if (empty && snap.failover === null) {
+  if (empty && snap.failover === null && snap.malformed.length === 0) {
     throw new RefusedError(
       `cluster ${clusterLabel(ctx.cluster)} not found: no member, leader, config or initialize item in the store; check --cluster and --table`,
     );
@@ -114,7 +114,7 @@ export function footer(snap: ClusterSnapshot): string[] {
     };
     lines.push(` Leader ${l.holder}: ${what[l.phase]}`);
   }
-  if (snap.leader === null) lines.push(snap.initialize === null ? ' No leader: not bootstrapped yet' : ' No leader');
+  if (snap.leader === null && !snap.malformed.some((e) => e.kind === 'leader')) lines.push(snap.initialize === null ? ' No leader: not bootstrapped yet' : ' No leader');
   const f = snap.failover;
   if (f !== null) {
     const r = f.request;
@@ -124,6 +124,7 @@ export function footer(snap: ClusterSnapshot): string[] {
     lines.push(` ${noun} ${when}${route.length > 0 ? ` ${route.join(' ')}` : ''} (requested by ${r.requestedBy})`);
   }
   if (snap.config?.config.paused === true) lines.push(' Maintenance mode: on');
+  for (const e of snap.malformed) lines.push(` Malformed item ${e.key}, field ${e.field}: set aside (${e.message})`);
   return lines;
 }
 

@@ -24,23 +24,104 @@ export const phaseIs = (phase: string): Expr => expr('#phase = :phase', { '#phas
 export const phaseIsNot = (phase: string): Expr => expr('#phase <> :notPhase', { '#phase': 'phase' }, { ':notPhase': phase });
 export const stepAbsent = (step: string): Expr => expr('attribute_not_exists(#step)', { '#step': step });
 
+/** DynamoDB attribute types a shape may allow. */
+export type AttributeType = 'S' | 'N' | 'NULL' | 'BOOL' | 'M' | 'L';
+
+export interface FieldShape {
+  readonly types: readonly AttributeType[];
+  readonly optional?: boolean;
+  /** The only values a string field may hold (an enum). */
+  readonly oneOf?: readonly string[];
+}
+
 /**
- * The leader item has the shape its schema requires, so an update made on the
- * holder's word never lands on an item that is malformed (an unknown phase,
- * a field of the wrong type).
+ * What a condition expression can check of an item's well-formedness: each
+ * field's type, presence and enum values. Value ranges and patterns are the
+ * schema's alone. An update guarded by its item's shape never lands on an
+ * item whose fields are of the wrong type or an unknown enum value.
  */
-export const leaderWellFormed = (phases: readonly string[]): Expr =>
-  expr(
-    [
-      `#phase IN (${phases.map((_, i) => `:knownPhase${i}`).join(', ')})`,
-      'attribute_type(#lastLsn, :typeN)',
-      'attribute_type(#timeline, :typeN)',
-      'attribute_type(#version, :typeN)',
-      'attribute_type(#reason, :typeS)',
-    ].join(' AND '),
-    { '#phase': 'phase', '#lastLsn': 'lastLsn', '#timeline': 'timeline', '#version': 'version', '#reason': 'reason' },
-    { ...Object.fromEntries(phases.map((p, i) => [`:knownPhase${i}`, p])), ':typeN': 'N', ':typeS': 'S' },
-  );
+export type Shape = Readonly<Record<string, FieldShape>>;
+
+const N = { types: ['N'] } as const;
+const S = { types: ['S'] } as const;
+const optionalN = { types: ['N'], optional: true } as const;
+const nullableS = { types: ['S', 'NULL'] } as const;
+
+export const LEADER_SHAPE = (phases: readonly string[]): Shape => ({
+  holder: S,
+  term: N,
+  phase: { types: ['S'], oneOf: phases },
+  lastLsn: N,
+  timeline: N,
+  previous: nullableS,
+  reason: S,
+  candidate: { types: ['S'], optional: true },
+  finalLsn: optionalN,
+  version: N,
+});
+
+export const ENDPOINT_SHAPE: Shape = { member: S, term: N, target: S, movedAt: N, version: N };
+
+export const HISTORY_SHAPE = (kinds: readonly string[]): Shape => ({
+  term: N,
+  kind: { types: ['S'], oneOf: kinds },
+  from: nullableS,
+  to: S,
+  reason: S,
+  lsn: N,
+  timeline: N,
+  grantedAt: N,
+  promotedAt: optionalN,
+  endpointMovedAt: optionalN,
+  version: N,
+});
+
+/** The condition that the stored item has `shape`. */
+export function wellFormed(shape: Shape): Expr {
+  const parts: string[] = [];
+  const names: Record<string, string> = {};
+  const values: Record<string, unknown> = {};
+  for (const [field, f] of Object.entries(shape)) {
+    const name = `#w_${field}`;
+    names[name] = field;
+    const typed = f.types.map((t) => {
+      values[`:w_type${t}`] = t;
+      return `attribute_type(${name}, :w_type${t})`;
+    });
+    let test = typed.length === 1 ? (typed[0] as string) : `(${typed.join(' OR ')})`;
+    if (f.oneOf !== undefined) {
+      const placeholders = f.oneOf.map((v, i) => {
+        values[`:w_${field}${i}`] = v;
+        return `:w_${field}${i}`;
+      });
+      test = `${name} IN (${placeholders.join(', ')})`;
+    }
+    parts.push(f.optional ? `(attribute_not_exists(${name}) OR ${test})` : test);
+  }
+  return expr(parts.join(' AND '), names, values);
+}
+
+function typeOf(v: unknown): AttributeType | undefined {
+  if (typeof v === 'string') return 'S';
+  if (typeof v === 'number') return 'N';
+  if (typeof v === 'boolean') return 'BOOL';
+  if (v === null) return 'NULL';
+  if (Array.isArray(v)) return 'L';
+  if (typeof v === 'object') return 'M';
+  return undefined;
+}
+
+/** The predicate `wellFormed(shape)` states, for the in-memory twin. */
+export function hasShape(shape: Shape, item: Readonly<Record<string, unknown>>): boolean {
+  return Object.entries(shape).every(([field, f]) => {
+    const present = Object.hasOwn(item, field) && item[field] !== undefined;
+    if (!present) return f.optional === true;
+    const v = item[field];
+    if (f.oneOf !== undefined) return typeof v === 'string' && f.oneOf.includes(v);
+    const t = typeOf(v);
+    return t !== undefined && f.types.includes(t);
+  });
+}
 
 /** `expectedVersion` null means the item must not exist yet. */
 export const versionOrAbsent = (expectedVersion: number | null): Expr =>

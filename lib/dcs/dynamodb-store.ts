@@ -17,13 +17,15 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import type { z } from 'zod';
-import { buildSnapshot, deepFreeze, grantItems, parseItem, validateWrite } from './codec.js';
+import { buildHistory, buildSnapshot, deepFreeze, grantItems, parseItem, validateWrite } from './codec.js';
 import {
   absent,
   and,
   compile,
+  ENDPOINT_SHAPE,
+  HISTORY_SHAPE,
   holderIs,
-  leaderWellFormed,
+  LEADER_SHAPE,
   memberIs,
   or,
   phaseIs,
@@ -35,6 +37,7 @@ import {
   termIs,
   versionIs,
   versionOrAbsent,
+  wellFormed,
   type Expr,
 } from './conditions.js';
 import { StoreInvariantError, StoreRequestError } from './errors.js';
@@ -44,6 +47,7 @@ import {
   endpointRecordSchema,
   endpointSchema,
   failoverSchema,
+  HISTORY_KINDS,
   historySchema,
   initializeSchema,
   LEADER_PHASES,
@@ -69,7 +73,7 @@ import {
 } from './items.js';
 import { clusterPk, historyPk, historySk, memberSk, parseClusterPk, SK, type ClusterId } from './keys.js';
 import { DEFAULT_RETRY, isRetryable, withRetry, type RetryPolicy } from './retry.js';
-import type { CallOptions, ClusterSnapshot, Grant, Store, WriteResult } from './store.js';
+import type { CallOptions, ClusterSnapshot, Grant, HistoryRead, Store, WriteResult } from './store.js';
 
 export type DynamoDbApi = Pick<DynamoDBClient, 'send'>;
 
@@ -351,7 +355,7 @@ export class DynamoDbStore implements Store {
     o?: CallOptions,
   ): Promise<WriteResult<LeaderItem>> {
     validateWrite(leaderSchema.partial(), c, SK.leader, fields);
-    const guarded = and(condition, leaderWellFormed(LEADER_PHASES));
+    const guarded = and(wellFormed(LEADER_SHAPE(LEADER_PHASES)), condition);
     return this.update(operation, c, { pk: clusterPk(c), sk: SK.leader }, leaderSchema, guarded, setFields(fields), o);
   }
 
@@ -402,15 +406,22 @@ export class DynamoDbStore implements Store {
   recordHistoryStep(c: ClusterId, term: number, step: 'promotedAt' | 'endpointMovedAt', at: number, o?: CallOptions) {
     const key = { pk: historyPk(c), sk: historySk(term) };
     validateWrite(historySchema.pick({ [step]: true } as { promotedAt: true }), c, key.sk, { [step]: at });
-    return this.update('recordHistoryStep', c, key, historySchema, and(present, stepAbsent(step)), setFields({ [step]: at }), o);
+    const condition = and(present, wellFormed(HISTORY_SHAPE(HISTORY_KINDS)), stepAbsent(step));
+    return this.update('recordHistoryStep', c, key, historySchema, condition, setFields({ [step]: at }), o);
+  }
+
+  async readHistory(c: ClusterId, o?: CallOptions): Promise<HistoryRead> {
+    const rows = await this.queryPartition('readHistory', historyPk(c), o);
+    return buildHistory(
+      rows.map((r) => {
+        const item = unmarshall(r);
+        return { sk: String(item.sk), item };
+      }),
+    );
   }
 
   async listHistory(c: ClusterId, o?: CallOptions): Promise<readonly HistoryItem[]> {
-    const rows = await this.queryPartition('listHistory', historyPk(c), o);
-    return rows.map((r) => {
-      const item = unmarshall(r);
-      return parseItem(historySchema, c, String(item.sk), item);
-    });
+    return (await this.readHistory(c, o)).rows;
   }
 
   putArbiter(c: ClusterId, state: ArbiterState, expectedVersion: number | null, o?: CallOptions): Promise<WriteResult<ArbiterItem>> {
@@ -420,7 +431,7 @@ export class DynamoDbStore implements Store {
 
   recordEndpoint(c: ClusterId, record: EndpointRecord, o?: CallOptions): Promise<WriteResult<EndpointItem>> {
     const valid = validateWrite(endpointRecordSchema, c, SK.endpoint, record);
-    const condition = or(absent, termBelow(valid.term), and(termIs(valid.term), memberIs(valid.member)));
+    const condition = or(absent, and(wellFormed(ENDPOINT_SHAPE), or(termBelow(valid.term), and(termIs(valid.term), memberIs(valid.member)))));
     const update = setFields({ member: valid.member, term: valid.term, target: valid.target, movedAt: valid.movedAt }, true);
     return this.update('recordEndpoint', c, { pk: clusterPk(c), sk: SK.endpoint }, endpointSchema, condition, update, o);
   }

@@ -21,7 +21,8 @@ export class StoreUnavailableError extends DcsError {
   }
 }
 
-function describe(issues: ZodError['issues']): { field: string; text: string } {
+/** The first failing field (dotted, `(item)` for the item itself) and every issue as "field: message; ...". */
+export function describeIssues(issues: ZodError['issues']): { field: string; text: string } {
   const first = issues[0];
   const field = first && first.path.length > 0 ? first.path.join('.') : '(item)';
   const text = issues.map((i) => `${i.path.join('.') || '(item)'}: ${i.message}`).join('; ');
@@ -37,7 +38,7 @@ abstract class ItemSchemaError extends DcsError {
     error: ZodError,
     what: (field: string) => string,
   ) {
-    const { field, text } = describe(error.issues);
+    const { field, text } = describeIssues(error.issues);
     super(`${what(field)}: ${text}`, { cause: error });
     this.field = field;
   }

@@ -3,7 +3,8 @@
 // Items are kept as plain data and parsed on every read, as DynamoDB's are.
 import { isDeepStrictEqual } from 'node:util';
 import type { z } from 'zod';
-import { buildSnapshot, deepFreeze, grantItems, parseItem, validateWrite } from './codec.js';
+import { buildHistory, buildSnapshot, deepFreeze, grantItems, parseItem, validateWrite } from './codec.js';
+import { ENDPOINT_SHAPE, HISTORY_SHAPE, hasShape, LEADER_SHAPE, type Shape } from './conditions.js';
 import { StoreUnavailableError } from './errors.js';
 import {
   arbiterSchema,
@@ -11,8 +12,10 @@ import {
   endpointRecordSchema,
   endpointSchema,
   failoverSchema,
+  HISTORY_KINDS,
   historySchema,
   initializeSchema,
+  LEADER_PHASES,
   leaderSchema,
   memberSchema,
   syncSchema,
@@ -35,7 +38,7 @@ import {
   type SyncState,
 } from './items.js';
 import { clusterPk, historyPk, historySk, memberSk, parseClusterPk, SK, type ClusterId } from './keys.js';
-import type { CallOptions, ClusterSnapshot, Grant, Store, WriteResult } from './store.js';
+import type { CallOptions, ClusterSnapshot, Grant, HistoryRead, Store, WriteResult } from './store.js';
 
 type Raw = Record<string, unknown>;
 type Key = { readonly pk: string; readonly sk: string };
@@ -84,7 +87,15 @@ export class MemoryStore implements Store {
     return raw === undefined ? null : parseItem(schema, c, key.sk, raw);
   }
 
-  /** Writes `next(current)` when `condition(current)` holds; else returns the current item. */
+  /**
+   * Writes when `condition` holds on the stored attributes, as DynamoDB
+   * evaluates a condition expression. A `put` replaces the item with `next`,
+   * already valid. An update (`shape` given) merges into the stored item and
+   * never lands on one without that shape (DynamoDB: the shape is part of the
+   * condition); the merged item is parsed after the write, as DynamoDB's
+   * ALL_NEW is. A failed condition returns the current item, parsed: a
+   * malformed one throws MalformedItemError.
+   */
   private write<S extends z.ZodType>(
     operation: string,
     c: ClusterId,
@@ -92,15 +103,19 @@ export class MemoryStore implements Store {
     schema: S,
     condition: (cur: Raw | undefined) => boolean,
     next: (cur: Raw | undefined) => unknown,
+    shape?: Shape,
   ): WriteResult<z.infer<S>> {
     this.check(operation, 'writes');
-    // Parsing first: a malformed item throws MalformedItemError and is never written over.
-    const parsed = this.current(schema, c, key);
     const cur = this.get(key);
-    if (!condition(cur)) return { ok: false, current: parsed };
-    const valid = validateWrite(schema, c, key.sk, next(cur));
-    this.partition(key.pk).set(key.sk, structuredClone(valid as Raw));
-    return { ok: true, item: deepFreeze(structuredClone(valid)) };
+    const guarded = cur === undefined || shape === undefined || hasShape(shape, cur);
+    if (!guarded || !condition(cur)) return { ok: false, current: this.current(schema, c, key) };
+    if (shape === undefined) {
+      const valid = validateWrite(schema, c, key.sk, next(cur));
+      this.partition(key.pk).set(key.sk, structuredClone(valid as Raw));
+      return { ok: true, item: deepFreeze(structuredClone(valid)) };
+    }
+    this.partition(key.pk).set(key.sk, structuredClone(next(cur) as Raw));
+    return { ok: true, item: this.current(schema, c, key) as z.infer<S> };
   }
 
   /** A put whose lost race finds exactly the item it meant to write is a success (as a retried DynamoDB put). */
@@ -191,6 +206,7 @@ export class MemoryStore implements Store {
       leaderSchema,
       (cur) => cur !== undefined && condition(cur),
       (cur) => ({ ...cur, ...fields, version: Number(cur?.version) + 1 }),
+      LEADER_SHAPE(LEADER_PHASES),
     );
   }
 
@@ -268,13 +284,18 @@ export class MemoryStore implements Store {
       historySchema,
       (cur) => cur !== undefined && cur[step] === undefined,
       (cur) => ({ ...cur, [step]: at, version: Number(cur?.version) + 1 }),
+      HISTORY_SHAPE(HISTORY_KINDS),
     );
   }
 
+  async readHistory(c: ClusterId): Promise<HistoryRead> {
+    this.check('readHistory', 'reads');
+    const rows = [...(this.partitions.get(historyPk(c)) ?? new Map<string, Raw>())].map(([sk, item]) => ({ sk, item }));
+    return buildHistory(rows);
+  }
+
   async listHistory(c: ClusterId): Promise<readonly HistoryItem[]> {
-    this.check('listHistory', 'reads');
-    const rows = [...(this.partitions.get(historyPk(c)) ?? new Map<string, Raw>())].sort(([a], [b]) => (a < b ? -1 : 1));
-    return rows.map(([sk, item]) => parseItem(historySchema, c, sk, item));
+    return (await this.readHistory(c)).rows;
   }
 
   async putArbiter(c: ClusterId, state: ArbiterState, expectedVersion: number | null): Promise<WriteResult<ArbiterItem>> {
@@ -294,6 +315,7 @@ export class MemoryStore implements Store {
         Number(cur.term) < valid.term ||
         (cur.term === valid.term && cur.member === valid.member),
       (cur) => ({ ...cur, ...valid, version: Number(cur?.version ?? 0) + 1 }),
+      ENDPOINT_SHAPE,
     );
   }
 

@@ -1,4 +1,4 @@
-import type { ClusterId } from './keys.js';
+import type { ClusterId, SK } from './keys.js';
 import type {
   ArbiterItem,
   ArbiterState,
@@ -25,18 +25,71 @@ import type {
  */
 export type WriteResult<T, C = T> = { readonly ok: true; readonly item: T } | { readonly ok: false; readonly current: C | null };
 
-/** Everything in a cluster's partition, read at one instant. Deeply frozen. */
+/** The items that exist at most once per cluster. */
+export type SingletonKind = keyof typeof SK;
+/** Every kind of item in a cluster's partitions. */
+export type ItemKind = SingletonKind | 'member' | 'history';
+
+/** An item in the store that does not match its schema: set aside by reads, reported here. */
+export interface MalformedEntry {
+  readonly kind: ItemKind;
+  /** The sort key as stored: `leader`, `member#ghost`, `history#000000000003`. */
+  readonly key: string;
+  /** The first field that fails its schema, dotted (`lsn`, `config.ttl`); `(item)` for the item itself. */
+  readonly field: string;
+  /** Every failing field and why: "lsn: Invalid input: expected number, received string; ...". */
+  readonly message: string;
+  /**
+   * The item's `version` when that field alone is well-formed, else null.
+   * It is the CAS token of a deliberate repair only (the owner rewriting its
+   * own item, an operator deleting it), never a licence to act as if the
+   * item were absent.
+   */
+  readonly version: number | null;
+}
+
+/**
+ * Everything in a cluster's partition, read at one instant. Deeply frozen.
+ *
+ * A malformed item never fails the read: it is left out of the snapshot and
+ * listed in `malformed`, sorted by key. Its singleton field (`initialize`,
+ * `config`, `leader`, `failover`, `sync`, `arbiter`, `endpoint`) is then
+ * null, and null there means "unknown", NOT "absent": a consumer must look at
+ * `malformed` (or read the item through `itemSlot`, whose type makes the
+ * three states explicit) before it acts on the absence of a singleton. In
+ * particular:
+ * - `initialize` malformed: the cluster is initialized; never bootstrap (initdb).
+ * - `leader` malformed: someone may hold the lease; never grant, take a first
+ *   lease, move the endpoint or clear a request.
+ * - `config` malformed: ttl, pause, synchronous mode and endpoint are unknown,
+ *   NOT the defaults; keep the last config read, decide nothing that rests on it.
+ * - `sync` malformed: the synchronous standbys are unknown; no failover may rest on them.
+ * - `arbiter` malformed: the arbiter's observations and lease are unknown.
+ * - `endpoint` malformed: where the endpoint points is unknown; do not move it.
+ * - `failover` malformed: a request may be pending; it cannot be cleared by version.
+ * A malformed member item is left out of `members`: that member is unknown
+ * (not a candidate, not a sync standby, not a clone source) until it
+ * heartbeats a well-formed item.
+ */
 export interface ClusterSnapshot {
   readonly cluster: ClusterId;
   readonly initialize: InitializeItem | null;
   readonly config: ConfigItem | null;
   readonly leader: LeaderItem | null;
-  /** Sorted by name. */
+  /** Well-formed member items, sorted by name. */
   readonly members: readonly MemberItem[];
   readonly failover: FailoverItem | null;
   readonly sync: SyncItem | null;
   readonly arbiter: ArbiterItem | null;
   readonly endpoint: EndpointItem | null;
+  /** Items of the partition that do not match their schema, sorted by key. Empty when all are well-formed. */
+  readonly malformed: readonly MalformedEntry[];
+}
+
+/** The history partition: well-formed rows by term ascending, and the rows set aside. */
+export interface HistoryRead {
+  readonly rows: readonly HistoryItem[];
+  readonly malformed: readonly MalformedEntry[];
 }
 
 /** The leader item's version and term as the caller read them. */
@@ -75,12 +128,26 @@ export interface CallOptions {
  * (null if absent); nothing is written. `version` is the CAS token of each
  * item: it starts at 1 and every successful write adds one.
  *
+ * Malformed items (see ClusterSnapshot):
+ * - readCluster and readHistory set them aside and list them; they never throw
+ *   for one.
+ * - A write never lands on a malformed item unless it names the item's
+ *   version: a put or delete whose condition is `version = v` (v from
+ *   MalformedEntry.version) replaces or removes it, a deliberate repair. Every
+ *   other write that meets a malformed item (create-if-absent, leader updates,
+ *   history steps, endpoint records) writes nothing and throws
+ *   MalformedItemError, naming the cluster, key and field. So a consumer that
+ *   took a malformed item for absent still cannot overwrite it.
+ *   Updates check what a condition expression can (conditions.ts: field types,
+ *   presence, enum values): an item wrong only in a value range or pattern (a
+ *   negative LSN, a bad member name) is updated, then reported by the same
+ *   MalformedItemError. Both implementations behave so.
+ *
  * Every operation throws:
  * - StoreUnavailableError when throttling or network errors persist past
  *   `timeoutMs` (default: the store's own), after retries with backoff;
- * - MalformedItemError when an item read (including a race's `current`) does
- *   not match its schema, naming the cluster, key and field. A malformed item
- *   is never treated as absent and never leads to a write;
+ * - MalformedItemError when a write meets a malformed item (above), or the
+ *   single item getConfig reads is malformed;
  * - InvalidWriteError, before sending, when the item to write would not match
  *   its schema.
  */
@@ -185,7 +252,9 @@ export interface Store {
     at: number,
     o?: CallOptions,
   ): Promise<WriteResult<HistoryItem>>;
-  /** All history rows, by term ascending. */
+  /** The history partition: well-formed rows by term ascending, malformed rows set aside and listed. */
+  readHistory(c: ClusterId, o?: CallOptions): Promise<HistoryRead>;
+  /** The well-formed history rows, by term ascending (readHistory's `rows`; it also reports the malformed). */
   listHistory(c: ClusterId, o?: CallOptions): Promise<readonly HistoryItem[]>;
 
   /** Arbitration lease and observations. Condition: as putConfig, on `arbiter`. */

@@ -46,10 +46,14 @@ export interface ClearFailoverAction {
   readonly reason: string;
 }
 
+/** Why a decision did nothing, when the cause is one an operator must fix. */
+export type NoneCode = 'held-malformed';
+
 /** Nothing to do; never accompanies another action except `observe`. */
 export interface NoneAction {
   readonly type: 'none';
   readonly reason: string;
+  readonly code?: NoneCode;
 }
 
 export type ArbiterAction =
@@ -77,10 +81,12 @@ export interface ClusterMetrics {
   readonly healthyMembers: number;
   /** 1 when the endpoint record names the leader's holder and term. */
   readonly endpointInSync: number;
+  /** Items of the cluster's partition set aside as malformed. */
+  readonly malformedItems: number;
 }
 
-export function none(reason: string): NoneAction {
-  return { type: 'none', reason };
+export function none(reason: string, code?: NoneCode): NoneAction {
+  return code === undefined ? { type: 'none', reason } : { type: 'none', reason, code };
 }
 
 export function clearFailover(expectedVersion: number, reason: string): ClearFailoverAction {

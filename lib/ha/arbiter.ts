@@ -9,6 +9,7 @@ import { reconcileEndpoint } from './endpoint.js';
 import { InvalidArbiterInputError } from './errors.js';
 import { automaticFailover, manualFailover } from './failover.js';
 import { formatIso, formatSeconds } from './format.js';
+import { describeHeld, heldBy } from './malformed.js';
 import { clusterMetrics } from './metrics.js';
 import { continueHandover, switchover } from './switchover.js';
 import { makeTick, type EndpointCheck, type Tick } from './tick.js';
@@ -16,6 +17,7 @@ import { makeTick, type EndpointCheck, type Tick } from './tick.js';
 export type * from './actions.js';
 export { canTransition, LEADER_PHASE_TRANSITIONS } from './leader-phase.js';
 export { eligibility, eligibilityContext, rankCandidates, type Eligibility, type EligibilityContext } from './eligibility.js';
+export { actionHeldBy, describeHeld, heldBy, HOLDS, type DecisionStep } from './malformed.js';
 
 export interface ArbiterInput {
   readonly snapshot: ClusterSnapshot;
@@ -46,10 +48,20 @@ export function decide(input: ArbiterInput): Decision {
     return { actions: [none(reason)], metrics: clusterMetrics(t, 0), reasons: [reason] };
   }
 
-  const observe = planObserve(input, t);
-  const leadership = planLeadership(t);
+  // A malformed item is unknown, not absent: each step that reads one is held (lib/ha/malformed.ts).
+  const observe = heldBy(snapshot, 'observe').length > 0 ? null : planObserve(input, t);
+  const leadershipHeld = heldBy(snapshot, 'leadership');
+  const leadership =
+    leadershipHeld.length > 0
+      ? [none(`${describeHeld(leadershipHeld)}: no grant, handover or request clearing until repaired`, 'held-malformed')]
+      : planLeadership(t);
   const movesLeader = leadership.some((a) => a.type === 'grant' || a.type === 'beginHandover');
-  const endpoint = movesLeader ? { actions: [], notes: [] } : reconcileEndpoint(t);
+  const endpointHeld = heldBy(snapshot, 'endpoint');
+  const endpoint = movesLeader
+    ? { actions: [], notes: [] }
+    : endpointHeld.length > 0
+      ? { actions: [], notes: [`${describeHeld(endpointHeld)}: endpoint left as it is until repaired`] }
+      : reconcileEndpoint(t);
 
   const work = [...leadership, ...endpoint.actions].filter((a) => a.type !== 'none');
   const idle = leadership.filter((a) => a.type === 'none');

@@ -23,5 +23,6 @@ export function clusterMetrics(t: Tick, grants: number): ClusterMetrics {
     maxReplicationLagBytes: maxLag,
     healthyMembers: healthy,
     endpointInSync: inSync ? 1 : 0,
+    malformedItems: t.snapshot.malformed.length,
   };
 }

@@ -5,7 +5,8 @@ import { after, before, describe, test } from 'node:test';
 import { DEFAULT_CONFIG, type ClusterConfig, type MemberStatus } from '../../lib/dcs/items.js';
 import { clusterPk, historyPk, historySk, memberSk, type ClusterId } from '../../lib/dcs/keys.js';
 import { InvalidWriteError, MalformedItemError } from '../../lib/dcs/errors.js';
-import type { Grant, Store } from '../../lib/dcs/store.js';
+import { itemSlot } from '../../lib/dcs/snapshot.js';
+import type { Grant, ItemKind, Store } from '../../lib/dcs/store.js';
 
 export interface ContractSubject {
   readonly store: Store;
@@ -111,36 +112,6 @@ export function storeContract(name: string, make: () => Promise<ContractSubject>
           (snap.leader as { term: number }).term = 99;
         }, TypeError);
       });
-
-      test('a malformed member item fails the read, naming cluster, key and field', async () => {
-        // Prepare
-        const { store, putRaw } = await subject();
-        const c = newCluster();
-        await store.heartbeat(c, member('a'), null);
-        await putRaw({ pk: clusterPk(c), sk: memberSk('b') }, { ...member('b'), lsn: 'lots', version: 1 });
-        // Act
-        const read = store.readCluster(c);
-        // Assess
-        await assert.rejects(read, (err: unknown) => {
-          assert.ok(err instanceof MalformedItemError);
-          assert.equal(err.key, 'member#b');
-          assert.equal(err.field, 'lsn');
-          assert.match(err.message, new RegExp(`cluster ${clusterPk(c)}, key member#b, field lsn`));
-          return true;
-        });
-      });
-
-      test('a leader item with an unknown phase fails the read instead of reading as absent', async () => {
-        // Prepare
-        const { store, putRaw } = await subject();
-        const c = newCluster();
-        await putRaw(
-          { pk: clusterPk(c), sk: 'leader' },
-          { holder: 'a', term: 1, phase: 'reigning', lastLsn: 1, timeline: 1, previous: null, reason: 'x', version: 1 },
-        );
-        // Act + Assess
-        await assert.rejects(store.readCluster(c), (err: unknown) => err instanceof MalformedItemError && err.field === 'phase');
-      });
     });
 
     describe('initialize', () => {
@@ -186,8 +157,11 @@ export function storeContract(name: string, make: () => Promise<ContractSubject>
         const { store, putRaw } = await subject();
         const c = newCluster();
         await putRaw({ pk: clusterPk(c), sk: 'initialize' }, { systemId: 42, version: 1 });
-        // Act + Assess
-        await assert.rejects(store.initialize(c, { systemId: '1', initializedBy: 'a' }), MalformedItemError);
+        // Act
+        const write = store.initialize(c, { systemId: '1', initializedBy: 'a' });
+        // Assess
+        await assert.rejects(write, (err: unknown) => err instanceof MalformedItemError && err.key === 'initialize' && err.field === 'systemId');
+        assert.deepEqual((await store.readCluster(c)).malformed.map((e) => e.key), ['initialize']);
       });
     });
 
@@ -398,7 +372,10 @@ export function storeContract(name: string, make: () => Promise<ContractSubject>
         const renew = store.renewLeader(c, { holder: 'a', term: 1, lastLsn: 2, timeline: 1 });
         // Assess
         await assert.rejects(renew, MalformedItemError);
-        await assert.rejects(store.readCluster(c), (err: unknown) => err instanceof MalformedItemError && err.field === 'phase');
+        assert.deepEqual(
+          (await store.readCluster(c)).malformed.map((e) => [e.key, e.field, e.version]),
+          [['leader', 'phase', 1]],
+        );
       });
     });
 
@@ -487,13 +464,19 @@ export function storeContract(name: string, make: () => Promise<ContractSubject>
         );
       });
 
-      test('a malformed history row is reported when listing', async () => {
+      test('a malformed history row is set aside when listing', async () => {
         // Prepare
         const { store, putRaw } = await subject();
         const c = newCluster();
+        await store.appendHistory(c, { term: 1, kind: 'bootstrap', from: null, to: 'a', reason: 'r', lsn: 1, timeline: 1, grantedAt: 10 });
         await putRaw({ pk: historyPk(c), sk: historySk(3) }, { term: 3, kind: 'coup', version: 1 });
-        // Act + Assess
-        await assert.rejects(store.listHistory(c), MalformedItemError);
+        // Act
+        const listed = await store.listHistory(c);
+        // Assess
+        assert.deepEqual(
+          listed.map((h) => h.term),
+          [1],
+        );
       });
     });
 
@@ -514,6 +497,205 @@ export function storeContract(name: string, make: () => Promise<ContractSubject>
         assert.deepEqual(!older.ok && [older.current?.member, older.current?.term], ['a', 2]);
         assert.equal(sameTermOther.ok, false);
         assert.deepEqual(newer.ok && [newer.item.member, newer.item.term, newer.item.version], ['b', 3, 3]);
+      });
+    });
+
+    describe('malformed items', () => {
+      /** A cluster with every kind of item, all well-formed. */
+      async function fullCluster(store: Store): Promise<ClusterId> {
+        const c = newCluster();
+        await store.initialize(c, { systemId: '7300000000000000001', initializedBy: 'a' });
+        await store.putConfig(c, config({ paused: true }), null);
+        await store.heartbeat(c, member('a'), null);
+        await store.heartbeat(c, member('b'), null);
+        await store.grantLeader(c, grant('a', null, { kind: 'bootstrap' }));
+        await store.setFailover(c, { kind: 'switchover', from: 'a', to: 'b', requestedAt: 1, requestedBy: 't' }, null);
+        await store.putSync(c, { leader: 'a', term: 1, standbys: ['b'] }, null);
+        await store.putArbiter(c, { owner: 'arb', leaseExpiresAt: 10, leader: null, members: {} }, null);
+        await store.recordEndpoint(c, { member: 'a', term: 1, target: 'eni-1', movedAt: 5 });
+        return c;
+      }
+
+      const leaderRow = { holder: 'a', term: 1, lastLsn: 1, timeline: 1, previous: null, reason: 'x', version: 3 };
+      const cases: readonly { kind: ItemKind; sk: string; raw: Record<string, unknown>; field: string; version: number | null }[] = [
+        { kind: 'member', sk: memberSk('ghost'), raw: { ...member('ghost'), lsn: 'lots', version: 1 }, field: 'lsn', version: 1 },
+        { kind: 'config', sk: 'config', raw: { config: { ttl: 'ten' }, version: 2 }, field: 'config.ttl', version: 2 },
+        { kind: 'leader', sk: 'leader', raw: { ...leaderRow, phase: 'reigning' }, field: 'phase', version: 3 },
+        { kind: 'initialize', sk: 'initialize', raw: { systemId: 42, version: 1 }, field: 'systemId', version: 1 },
+        { kind: 'sync', sk: 'sync', raw: { leader: 'a', term: 1, standbys: 'b', version: 4 }, field: 'standbys', version: 4 },
+        { kind: 'arbiter', sk: 'arbiter', raw: { owner: 'arb', leaseExpiresAt: 'soon', leader: null, members: {}, version: 5 }, field: 'leaseExpiresAt', version: 5 },
+        { kind: 'endpoint', sk: 'endpoint', raw: { member: 42, term: 1, target: 'eni-1', movedAt: 5, version: 6 }, field: 'member', version: 6 },
+        { kind: 'failover', sk: 'failover', raw: { request: { kind: 'coup', requestedAt: 1 }, version: 'seven' }, field: 'request.kind', version: null },
+      ];
+
+      for (const k of cases) {
+        test(`a malformed ${k.kind} item is set aside and listed; the rest of the cluster is read`, async () => {
+          // Prepare
+          const { store, putRaw } = await subject();
+          const c = await fullCluster(store);
+          const whole = await store.readCluster(c);
+          await putRaw({ pk: clusterPk(c), sk: k.sk }, k.raw);
+          // Act
+          const snap = await store.readCluster(c);
+          // Assess
+          assert.deepEqual(
+            snap.malformed.map((e) => ({ kind: e.kind, key: e.key, field: e.field, version: e.version })),
+            [{ kind: k.kind, key: k.sk, field: k.field, version: k.version }],
+          );
+          assert.match(snap.malformed[0]?.message ?? '', new RegExp(`^${k.field.replace('.', '\\.')}: `));
+          const expected = k.kind === 'member' ? { ...whole } : { ...whole, [k.kind]: null };
+          assert.deepEqual({ ...snap, malformed: [] }, { ...expected, malformed: [] });
+          assert.ok(Object.isFrozen(snap.malformed) && Object.isFrozen(snap.malformed[0]));
+        });
+      }
+
+      test('malformed items of several kinds are all listed, by key', async () => {
+        // Prepare
+        const { store, putRaw } = await subject();
+        const c = await fullCluster(store);
+        for (const k of cases) await putRaw({ pk: clusterPk(c), sk: k.sk }, k.raw);
+        // Act
+        const snap = await store.readCluster(c);
+        // Assess
+        assert.deepEqual(
+          snap.malformed.map((e) => e.key),
+          cases.map((k) => k.sk).sort(),
+        );
+        assert.deepEqual(
+          snap.members.map((m) => m.name),
+          ['a', 'b'],
+        );
+        assert.deepEqual([snap.initialize, snap.config, snap.leader, snap.failover, snap.sync, snap.arbiter, snap.endpoint], [null, null, null, null, null, null, null]);
+      });
+
+      test('itemSlot tells a malformed singleton from an absent one', async () => {
+        // Prepare
+        const { store, putRaw } = await subject();
+        const c = newCluster();
+        await store.heartbeat(c, member('a'), null);
+        await putRaw({ pk: clusterPk(c), sk: 'leader' }, { ...leaderRow, phase: 'reigning' });
+        // Act
+        const snap = await store.readCluster(c);
+        // Assess
+        const leader = itemSlot(snap, 'leader');
+        assert.equal(leader.state, 'malformed');
+        assert.equal(leader.state === 'malformed' && leader.entry.field, 'phase');
+        assert.deepEqual(itemSlot(snap, 'initialize'), { state: 'absent' });
+        assert.equal(itemSlot(snap, 'leader').state, 'malformed');
+      });
+
+      test('a malformed history row is set aside and listed; the other rows are read', async () => {
+        // Prepare
+        const { store, putRaw } = await subject();
+        const c = newCluster();
+        const entry = { kind: 'failover' as const, from: 'a', to: 'b', reason: 'r', lsn: 1, timeline: 2, grantedAt: 10 };
+        await store.appendHistory(c, { ...entry, term: 1 });
+        await store.appendHistory(c, { ...entry, term: 2 });
+        await store.appendHistory(c, { ...entry, term: 4 });
+        await putRaw({ pk: historyPk(c), sk: historySk(3) }, { term: 3, kind: 'coup', version: 1 });
+        // Act
+        const read = await store.readHistory(c);
+        // Assess
+        assert.deepEqual(
+          read.rows.map((h) => h.term),
+          [1, 2, 4],
+        );
+        assert.deepEqual(
+          read.malformed.map((e) => [e.kind, e.key, e.field, e.version]),
+          [['history', historySk(3), 'kind', 1]],
+        );
+      });
+
+      // What a consumer that took the malformed item for absent would write: each must be refused.
+      const absentWrites: readonly { kind: ItemKind; sk: string; raw: Record<string, unknown>; write: (s: Store, c: ClusterId) => Promise<unknown> }[] = [
+        { kind: 'member', sk: memberSk('ghost'), raw: cases[0]!.raw, write: (s, c) => s.heartbeat(c, member('ghost'), null) },
+        { kind: 'config', sk: 'config', raw: cases[1]!.raw, write: (s, c) => s.putConfig(c, config(), null) },
+        { kind: 'leader', sk: 'leader', raw: cases[2]!.raw, write: (s, c) => s.grantLeader(c, grant('b', null)) },
+        { kind: 'initialize', sk: 'initialize', raw: cases[3]!.raw, write: (s, c) => s.initialize(c, { initializedBy: 'b' }) },
+        { kind: 'sync', sk: 'sync', raw: cases[4]!.raw, write: (s, c) => s.putSync(c, { leader: 'b', term: 2, standbys: [] }, null) },
+        { kind: 'arbiter', sk: 'arbiter', raw: cases[5]!.raw, write: (s, c) => s.putArbiter(c, { owner: 'x', leaseExpiresAt: 1, leader: null, members: {} }, null) },
+        { kind: 'endpoint', sk: 'endpoint', raw: cases[6]!.raw, write: (s, c) => s.recordEndpoint(c, { member: 'b', term: 2, target: 'eni-2', movedAt: 9 }) },
+        { kind: 'failover', sk: 'failover', raw: cases[7]!.raw, write: (s, c) => s.setFailover(c, { kind: 'failover', to: 'b', requestedAt: 2, requestedBy: 't' }, null) },
+      ];
+      for (const w of absentWrites) {
+        test(`a write that takes a malformed ${w.kind} item for absent throws MalformedItemError and writes nothing`, async () => {
+          // Prepare
+          const { store, putRaw } = await subject();
+          const c = newCluster();
+          await putRaw({ pk: clusterPk(c), sk: w.sk }, w.raw);
+          // Act
+          const write = w.write(store, c);
+          // Assess
+          await assert.rejects(write, (err: unknown) => err instanceof MalformedItemError && err.key === w.sk);
+          assert.deepEqual(
+            (await store.readCluster(c)).malformed.map((e) => e.key),
+            [w.sk],
+          );
+        });
+      }
+
+      test('an endpoint record of a higher term never lands on a malformed endpoint item', async () => {
+        // Prepare: the term is a number, so only the item's shape can refuse the write
+        const { store, putRaw } = await subject();
+        const c = newCluster();
+        await putRaw({ pk: clusterPk(c), sk: 'endpoint' }, { member: 42, term: 1, target: 'eni-1', movedAt: 5, version: 6 });
+        // Act
+        const write = store.recordEndpoint(c, { member: 'b', term: 2, target: 'eni-2', movedAt: 9 });
+        // Assess
+        await assert.rejects(write, MalformedItemError);
+        assert.deepEqual(
+          (await store.readCluster(c)).malformed.map((e) => [e.key, e.field, e.version]),
+          [['endpoint', 'member', 6]],
+        );
+      });
+
+      test('a leader update never lands on a leader item with a field of the wrong type', async () => {
+        // Prepare: holder, term and phase match the renew; `previous` is not a name
+        const { store, putRaw } = await subject();
+        const c = newCluster();
+        await putRaw({ pk: clusterPk(c), sk: 'leader' }, { ...leaderRow, phase: 'active', previous: 42 });
+        // Act
+        const renew = store.renewLeader(c, { holder: 'a', term: 1, lastLsn: 2, timeline: 1 });
+        // Assess
+        await assert.rejects(renew, MalformedItemError);
+        assert.deepEqual(
+          (await store.readCluster(c)).malformed.map((e) => [e.key, e.field, e.version]),
+          [['leader', 'previous', 3]],
+        );
+      });
+
+      test('a history step never lands on a malformed history row', async () => {
+        // Prepare
+        const { store, putRaw } = await subject();
+        const c = newCluster();
+        await putRaw({ pk: historyPk(c), sk: historySk(3) }, { term: 3, kind: 'coup', from: null, to: 'b', reason: 'r', lsn: 1, timeline: 1, grantedAt: 1, version: 1 });
+        // Act
+        const step = store.recordHistoryStep(c, 3, 'promotedAt', 20);
+        const append = store.appendHistory(c, { term: 3, kind: 'failover', from: null, to: 'b', reason: 'r', lsn: 1, timeline: 1, grantedAt: 1 });
+        // Assess
+        await assert.rejects(step, MalformedItemError);
+        await assert.rejects(append, MalformedItemError);
+        assert.deepEqual(
+          (await store.readHistory(c)).malformed.map((e) => [e.key, e.version]),
+          [[historySk(3), 1]],
+        );
+      });
+
+      test("a write naming a malformed item's version repairs or removes it", async () => {
+        // Prepare
+        const { store, putRaw } = await subject();
+        const c = newCluster();
+        await putRaw({ pk: clusterPk(c), sk: memberSk('a') }, { ...member('a'), lsn: 'lots', version: 4 });
+        await putRaw({ pk: clusterPk(c), sk: memberSk('ghost') }, { ...member('ghost'), lsn: 'lots', version: 2 });
+        const seen = (await store.readCluster(c)).malformed;
+        // Act
+        const repaired = await store.heartbeat(c, member('a'), seen[0]?.version ?? null);
+        const removed = await store.removeMember(c, 'ghost', seen[1]?.version ?? 0);
+        // Assess
+        assert.deepEqual(repaired.ok && [repaired.item.name, repaired.item.version], ['a', 5]);
+        assert.deepEqual(removed, { ok: true, item: null });
+        const after = await store.readCluster(c);
+        assert.deepEqual([after.malformed, after.members.map((m) => m.name)], [[], ['a']]);
       });
     });
 

@@ -14,7 +14,7 @@ import {
   type MemberTags,
   type SyncItem,
 } from '../../lib/dcs/items.js';
-import type { ClusterSnapshot } from '../../lib/dcs/store.js';
+import type { ClusterSnapshot, MalformedEntry } from '../../lib/dcs/store.js';
 
 export const NOW = Date.UTC(2025, 0, 15, 12, 0, 0);
 export const TTL_MS = 10_000;
@@ -100,6 +100,8 @@ export interface Scene {
   readonly sync?: SyncItem | null;
   readonly arbiter?: ArbiterItem | null;
   readonly endpoint?: EndpointItem | null;
+  /** Items set aside as malformed; their singleton fields should be null. */
+  readonly malformed?: readonly MalformedEntry[];
 }
 
 /** A cluster initialized by `a`; other parts as given, members sorted by name. */
@@ -114,6 +116,7 @@ export function snapshot(s: Scene): ClusterSnapshot {
     sync: s.sync ?? null,
     arbiter: s.arbiter ?? null,
     endpoint: s.endpoint ?? null,
+    malformed: [...(s.malformed ?? [])],
   });
 }
 

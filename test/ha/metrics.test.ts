@@ -23,6 +23,7 @@ describe('decide: metrics', () => {
       maxReplicationLagBytes: 100_000,
       healthyMembers: 3,
       endpointInSync: 1,
+      malformedItems: 0,
     });
   });
 
@@ -44,6 +45,7 @@ describe('decide: metrics', () => {
       maxReplicationLagBytes: 100_000,
       healthyMembers: 1,
       endpointInSync: 0,
+      malformedItems: 0,
     });
   });
 
@@ -74,6 +76,7 @@ describe('decide: metrics', () => {
       maxReplicationLagBytes: 0,
       healthyMembers: 0,
       endpointInSync: 0,
+      malformedItems: 0,
     });
   });
 
@@ -90,6 +93,24 @@ describe('decide: metrics', () => {
       ['none'],
     );
     assert.equal(metrics.leaderPresent, 1);
+    assert.equal(metrics.healthyMembers, 2);
+  });
+
+  test('counts the malformed items set aside, whatever their kind', () => {
+    // Prepare
+    const snap = observed({
+      members: [a, b],
+      malformed: [
+        { kind: 'member', key: 'member#ghost', field: 'lsn', message: 'lsn: bad', version: 1 },
+        { kind: 'failover', key: 'failover', field: 'request.kind', message: 'request.kind: bad', version: 2 },
+      ],
+    });
+
+    // Act
+    const { metrics } = decide(input(snap));
+
+    // Assess
+    assert.equal(metrics.malformedItems, 2);
     assert.equal(metrics.healthyMembers, 2);
   });
 });
