@@ -14,7 +14,8 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { MEMBER_STATES, type ClusterConfig, type MemberItem, type MemberStatus } from '../dcs/items.js';
 import { clusterLabel, type ClusterId } from '../dcs/keys.js';
-import type { ClusterSnapshot, Store } from '../dcs/store.js';
+import type { ClusterSnapshot, MalformedEntry, Store } from '../dcs/store.js';
+import { describeMalformed, malformedOf } from '../dcs/snapshot.js';
 import { decideAgent, type AgentAction, type LocalState } from '../ha/agent.js';
 import type { PostgresNode, Upstream } from '../postgres/node.js';
 import type { NodeStatus } from '../postgres/status.js';
@@ -98,6 +99,8 @@ export class Agent {
   private stuckSince: number | null = null;
   private seenTimeline: { started: number; timeline: number } | null = null;
   private stopped: Promise<void> | undefined;
+  private malformedSeen = new Set<string>();
+  private malformed: readonly MalformedEntry[] = [];
 
   constructor(
     readonly settings: AgentConfig,
@@ -195,10 +198,15 @@ export class Agent {
     this.pgState = reading.state.running ? 'running' : reading.state.empty ? 'uninitialized' : 'stopped';
     if (!this.local.running || this.local.inRecovery !== false) this.demoting = false;
 
+    // A malformed leader item (or initialize item, for a node without data) is read as "the store cannot tell":
+    // the lease clock runs and fences at its deadline, and nothing is bootstrapped, promoted or demoted on it.
+    // Other malformed items are set aside: with data here, no rule acts on an initialize item that is not there.
+    const blind = this.snapshot === null ? [] : malformedOf(this.snapshot, this.local.empty ? ['leader', 'initialize'] : ['leader']);
+    this.reportMalformed(this.snapshot?.malformed ?? []);
     const decision = decideAgent({
       name: this.name,
       tags: this.tags,
-      snapshot: this.snapshot,
+      snapshot: blind.length > 0 ? null : this.snapshot,
       config: this.config,
       local: this.local,
       lease: { now: this.mono(), ...this.lease },
@@ -223,6 +231,16 @@ export class Agent {
     }
     if (this.snapshot !== null) await this.heartbeat().catch((err: Error) => this.deps.log.warn(`heartbeat failed: ${err.message}`));
     return false;
+  }
+
+  /** Logs each malformed item once, when it appears. */
+  private reportMalformed(entries: readonly MalformedEntry[]): void {
+    const now = new Set(entries.map((e) => `${e.key}/${e.field}`));
+    for (const e of entries) {
+      if (!this.malformedSeen.has(`${e.key}/${e.field}`)) this.deps.log.warn(`store item ${describeMalformed(e)} is malformed and set aside: ${e.message}`);
+    }
+    this.malformedSeen = now;
+    this.malformed = entries;
   }
 
   /** Applies one action; false stops the remaining actions of this loop. */
@@ -604,7 +622,10 @@ export class Agent {
       ...(this.settings.aws.private_ip !== undefined ? { privateIp: this.settings.aws.private_ip } : {}),
       heartbeatAt: this.wall(),
     };
-    const r = await this.deps.store.heartbeat(this.cluster, status, mine?.version ?? null, { timeoutMs: this.config.retryTimeout * 1000 });
+    // Its own item malformed: this member rewrites it, by the version it was stored with.
+    const own = snap?.malformed.find((e) => e.kind === 'member' && e.key === `member#${this.name}`);
+    const expected = mine?.version ?? own?.version ?? null;
+    const r = await this.deps.store.heartbeat(this.cluster, status, expected, { timeoutMs: this.config.retryTimeout * 1000 });
     if (!r.ok && r.current !== null && r.current.connUrl !== status.connUrl) {
       this.deps.log.warn(`another member with this name heartbeats from ${r.current.connUrl}`);
     }
@@ -640,6 +661,7 @@ export class Agent {
       ttlMs: this.config.ttl * 1000,
       connUrl: this.connUrl,
       apiUrl: this.apiUrl,
+      malformedItems: this.malformed.map(describeMalformed),
     };
   }
 

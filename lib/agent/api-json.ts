@@ -37,6 +37,7 @@ export function patroniJson(s: AgentStatus): Record<string, unknown> {
     term: s.term,
     holds_lease: s.holdsLease,
     demoting: s.demoting,
+    ...(s.malformedItems !== undefined && s.malformedItems.length > 0 ? { malformed_items: s.malformedItems } : {}),
   };
   return body;
 }

@@ -35,6 +35,8 @@ export interface AgentStatus {
   readonly ttlMs: number;
   readonly connUrl: string;
   readonly apiUrl: string;
+  /** Store items of this cluster set aside as malformed at the last read ("leader (field phase)"). */
+  readonly malformedItems?: readonly string[];
 }
 
 /** The cluster as the agent last read it, for GET /cluster. */
