@@ -8,7 +8,7 @@
 // It also bundles the operator CLI (`node scripts/bundle.mjs cli`, see
 // cliBundle below), which bin/pgfloat.mjs runs on every call: so this module
 // loads esbuild only when something is built, and checking that the CLI
-// bundle is fresh costs a file read and a stat per input (and no node:crypto).
+// bundle is fresh costs a file read and about a hundred stats (no node:crypto).
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -89,10 +89,11 @@ function cliDir(projectRoot) {
 }
 
 /**
- * The path of the CLI bundle's entry module if the bundle exists and no file
- * it was built from changed since (same size and mtime, to the nanosecond
- * the file system keeps), else null. This runs on every CLI call: one JSON
- * read and about a thousand stats, a few milliseconds.
+ * The path of the CLI bundle's entry module if the bundle exists and none of
+ * the files it was built from changed since (same size and mtime, to the
+ * nanosecond the file system keeps), else null. This runs on every CLI call,
+ * so it stats one file per dependency package rather than every file of it:
+ * see watchedFile.
  */
 export function freshCliBundle(projectRoot = root) {
   const dir = cliDir(projectRoot);
@@ -116,6 +117,19 @@ export function freshCliBundle(projectRoot = root) {
 }
 
 /**
+ * The file whose size and mtime stand for an input: the input itself, or
+ * for a file under node_modules the package.json of its package. npm writes
+ * every file of a package it installs, package.json included, so any npm
+ * install, update or ci changes that stamp; about a hundred stats instead
+ * of a thousand (~1 ms, not ~12). Editing a file of node_modules by hand is
+ * not seen: run `node scripts/bundle.mjs cli` after that.
+ */
+function watchedFile(input) {
+  const m = /^(.*node_modules\/(?:@[^/]+\/)?[^/]+)\//.exec(input);
+  return m === null ? input : `${m[1]}/package.json`;
+}
+
+/**
  * The size and mtime of an input, or a stamp that never matches when the
  * file was written since `startedMs` (the mtime of the build's directory,
  * made just before esbuild ran, by the same file system clock and rounding):
@@ -131,7 +145,7 @@ function stamp(projectRoot, path, startedMs) {
  * Bundles the CLI into a new directory .build/cli/<build>/ (code split, so
  * the AWS SDK is a chunk that only commands talking to DynamoDB load), then
  * points .build/cli/current.json at it, with the size and mtime of every
- * input, by writing a temporary file and renaming it over the old one.
+ * input (see watchedFile), by writing a temporary file and renaming it over the old one.
  * Concurrent builds each write their own directory and the last rename
  * wins: a CLI never sees a half-written bundle. Returns the entry module.
  */
@@ -163,7 +177,7 @@ export async function bundleCli(projectRoot = root) {
     logLevel: 'error',
   });
   const inputs = {};
-  for (const path of [...Object.keys(result.metafile.inputs), ...CLI_BUILD_FILES]) {
+  for (const path of new Set([...Object.keys(result.metafile.inputs).map(watchedFile), ...CLI_BUILD_FILES])) {
     const s = stamp(projectRoot, path, startedMs);
     if (s !== undefined) inputs[path] = s;
   }

@@ -1,7 +1,7 @@
 // The CLI bundle that bin/pgfloat.mjs runs: built when missing, reused while
 // every input is unchanged, rebuilt when one changed, never seen half
-// written by concurrent first calls. Each test bundles a two-file program in
-// a project of its own, laid out like this one (lib/cli/bin.ts).
+// written by concurrent first calls. Each test bundles a small program in a
+// project of its own, laid out like this one (lib/cli/bin.ts, node_modules).
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
@@ -32,12 +32,18 @@ describe('the CLI bundle', () => {
     writeFileSync(file, text);
     utimesSync(file, at, at);
   };
+  /** What npm does to a package it installs: writes all its files, package.json included. */
+  const installDep = (version: string, dep: string): void => {
+    write('node_modules/dep/package.json', JSON.stringify({ name: 'dep', version, type: 'module', main: 'index.js' }));
+    write('node_modules/dep/index.js', `export const dep = '${dep}';\n`);
+  };
   const output = async (entry: string): Promise<string> => (await run(process.execPath, [entry])).stdout;
 
   beforeEach(() => {
     root = mkdtempSync(join(tmpdir(), 'pgfloat-bundle-'));
-    write('lib/cli/bin.ts', "import { text } from './message.js';\nconsole.log(text);\n");
+    write('lib/cli/bin.ts', "import { text } from './message.js';\nimport { dep } from 'dep';\nconsole.log(text, dep);\n");
     write('lib/cli/message.ts', "export const text: string = 'one';\n");
+    installDep('1.0.0', 'a');
   });
   afterEach(() => rmSync(root, { recursive: true, force: true }));
 
@@ -51,7 +57,7 @@ describe('the CLI bundle', () => {
     // Assess
     assert.equal(again, built);
     assert.equal(b.freshCliBundle(root), built);
-    assert.equal(await output(built), 'one\n');
+    assert.equal(await output(built), 'one a\n');
   });
 
   test('is stale once an input changed, even to the same size with an older mtime', async () => {
@@ -65,7 +71,20 @@ describe('the CLI bundle', () => {
     // Assess
     assert.equal(fresh, null);
     assert.notEqual(rebuilt, first);
-    assert.equal(await output(rebuilt), 'two\n');
+    assert.equal(await output(rebuilt), 'two a\n');
+  });
+
+  test('is stale once npm installed another version of a dependency it bundles', async () => {
+    // Prepare
+    const b = await bundler();
+    await b.cliBundle(root);
+    installDep('1.0.1', 'b');
+    // Act
+    const fresh = b.freshCliBundle(root);
+    const rebuilt = await b.cliBundle(root);
+    // Assess
+    assert.equal(fresh, null);
+    assert.equal(await output(rebuilt), 'one b\n');
   });
 
   test('is stale once an input or the bundle itself is gone', async () => {
@@ -80,7 +99,7 @@ describe('the CLI bundle', () => {
     const withoutInput = b.freshCliBundle(root);
     // Assess
     assert.equal(withoutBundle, null);
-    assert.equal(await output(second), 'one\n');
+    assert.equal(await output(second), 'one a\n');
     assert.equal(withoutInput, null);
   });
 
@@ -91,7 +110,7 @@ describe('the CLI bundle', () => {
     // Act
     const built = await b.bundleCli(root);
     // Assess
-    assert.equal(await output(built), 'one\n');
+    assert.equal(await output(built), 'one a\n');
     assert.equal(b.freshCliBundle(root), null);
   });
 
@@ -105,7 +124,7 @@ describe('the CLI bundle', () => {
     // Assess
     assert.deepEqual(
       runs.map((r) => r.stdout),
-      ['one\n', 'one\n', 'one\n', 'one\n'],
+      ['one a\n', 'one a\n', 'one a\n', 'one a\n'],
     );
     const fresh = (await bundler()).freshCliBundle(root);
     assert.notEqual(fresh, null);
