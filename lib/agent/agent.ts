@@ -343,9 +343,9 @@ export class Agent {
         return true;
       }
       case 'handover': {
-        // A fresh lease first: the handover runs inside it, never past it.
-        const renewed = await store.renewLeader(this.cluster, { holder: this.name, term: a.term, lastLsn: walPosition(this.pgStatus) ?? snap?.leader?.lastLsn ?? 0, timeline: this.pgStatus?.timeline ?? snap?.leader?.timeline ?? 1 }, { timeoutMs });
+        // A fresh lease first: the handover runs inside it, never past it. Counted from the send time.
         const sent = this.mono();
+        const renewed = await store.renewLeader(this.cluster, { holder: this.name, term: a.term, lastLsn: walPosition(this.pgStatus) ?? snap?.leader?.lastLsn ?? 0, timeline: this.pgStatus?.timeline ?? snap?.leader?.timeline ?? 1 }, { timeoutMs });
         if (!renewed.ok) {
           this.deps.log.warn(`lease lost (term ${a.term}) as the handover began: demoting at once`);
           await this.demote('immediate');
