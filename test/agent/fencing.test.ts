@@ -35,7 +35,12 @@ test('a primary cut off from the store fences itself before another node is gran
   const old = await c.waitFor('node1 leads', leaderActive);
   c.start('node2');
   c.start('node3');
-  await c.waitFor('two replicas streaming', async () => ((await streamingStandbys(c.spec(old).pgPort)).length === 2 ? true : undefined));
+  const replicas = c.specs.map((s) => s.name).filter((n) => n !== old);
+  // By name: a clone's pg_basebackup also streams from the primary.
+  await c.waitFor('both replicas streaming', async () => {
+    const streaming = await streamingStandbys(c.spec(old).pgPort);
+    return replicas.every((r) => streaming.includes(r)) ? true : undefined;
+  });
   await sql(c.spec(old).pgPort, 'CREATE TABLE fence (node text, executed_at_us bigint)');
   for (const s of c.specs) {
     await c.waitFor(`the probe table on ${s.name}`, async () => ((await sql<{ t: string | null }>(s.pgPort, "SELECT to_regclass('fence')::text AS t").catch(() => []))[0]?.t ? true : undefined));

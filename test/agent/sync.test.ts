@@ -42,7 +42,12 @@ test('after a kill -9 failover every acknowledged write is on the new primary, w
   const old = await c.waitFor('node1 leads', leaderActive);
   c.start('node2');
   c.start('node3');
-  await c.waitFor('two replicas streaming', async () => ((await streamingStandbys(c.spec(old).pgPort)).length === 2 ? true : undefined));
+  const replicas = c.specs.map((s) => s.name).filter((n) => n !== old);
+  // By name: a clone's pg_basebackup also streams from the primary.
+  await c.waitFor('both replicas streaming', async () => {
+    const streaming = await streamingStandbys(c.spec(old).pgPort);
+    return replicas.every((r) => streaming.includes(r)) ? true : undefined;
+  });
   const standby = await c.waitFor('a synchronous standby in PostgreSQL and in the store', async (s) => {
     const inPg = await syncStandby(c.spec(old).pgPort);
     return inPg !== undefined && s.sync?.leader === old && s.sync.standbys.includes(inPg) ? inPg : undefined;
@@ -66,11 +71,10 @@ test('after a kill -9 failover every acknowledged write is on the new primary, w
   c.kill(old);
   writing = false;
   await writer;
-  const others = c.specs.map((s) => s.name).filter((n) => n !== old);
   const promoted = await c.waitFor(
     'a promoted node that the store names leader',
     async (s) => {
-      for (const n of others) if ((await inRecovery(c.spec(n).pgPort)) === false && leaderActive(s) === n) return n;
+      for (const n of replicas) if ((await inRecovery(c.spec(n).pgPort)) === false && leaderActive(s) === n) return n;
       return undefined;
     },
     FAILOVER_BOUND_MS,
@@ -92,7 +96,7 @@ test('after a kill -9 failover every acknowledged write is on the new primary, w
     },
     SYNC_AGAIN_BOUND_MS,
   );
-  assert.equal(again, others.find((n) => n !== promoted), 'the one replica left is the synchronous standby');
+  assert.equal(again, replicas.find((n) => n !== promoted), 'the one replica left is the synchronous standby');
   const [setting] = await sql<{ names: string }>(c.spec(promoted).pgPort, "SELECT current_setting('synchronous_standby_names') AS names");
   assert.match(setting?.names ?? '', new RegExp(`"${again}"`), 'PostgreSQL waits for the standby the store names');
 });
