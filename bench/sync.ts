@@ -71,7 +71,9 @@ async function healthy(c: TestCluster): Promise<{ leader: string; standby: strin
     const leader = leaderActive(s);
     if (leader === undefined) return undefined;
     const port = c.spec(leader).pgPort;
-    if ((await streamingStandbys(port)).length !== c.specs.length - 1) return undefined;
+    // By name: a clone's pg_basebackup also streams from the primary.
+    const streaming = await streamingStandbys(port);
+    if (!c.specs.every((x) => x.name === leader || streaming.includes(x.name))) return undefined;
     const standby = await syncStandby(port);
     return standby !== undefined && s.sync?.leader === leader && s.sync.term === s.leader?.term && s.sync.standbys.includes(standby) ? { leader, standby } : undefined;
   });
