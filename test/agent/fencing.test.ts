@@ -10,7 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, test } from 'node:test';
 import { leaderActive, sql, streamingStandbys, TestCluster } from '../support/pgcluster.js';
 
-/** Caps on waits of a few seconds on an idle machine (ttl 3 s): they only stop a hung test. */
+/** Caps every wait (bootstrap, clones, a 3 s lease: seconds on an idle machine): it only stops a hung test. */
 const BOUND_MS = 120_000;
 /** Per probe: on a busy machine a slow acknowledgement still counts, a refused one is simply not an acknowledgement. */
 const PROBE_TIMEOUT_MS = 5_000;
@@ -23,6 +23,9 @@ before(async () => {
 });
 after(async () => c?.stop());
 
+/** Polls the store like c.waitFor, capped at BOUND_MS unless told otherwise. */
+const waitFor: TestCluster['waitFor'] = (what, check, timeoutMs = BOUND_MS) => c.waitFor(what, check, timeoutMs);
+
 /** A write a node acknowledged, with the time (µs since the epoch) its server executed it. */
 interface Ack {
   readonly node: string;
@@ -32,18 +35,18 @@ interface Ack {
 test('a primary cut off from the store fences itself before another node is granted; never two writable nodes', async () => {
   // Prepare: node1 bootstraps alone, then the others clone from it; the probe table is on every node
   c.start('node1');
-  const old = await c.waitFor('node1 leads', leaderActive);
+  const old = await waitFor('node1 leads', leaderActive);
   c.start('node2');
   c.start('node3');
   const replicas = c.specs.map((s) => s.name).filter((n) => n !== old);
   // By name: a clone's pg_basebackup also streams from the primary.
-  await c.waitFor('both replicas streaming', async () => {
+  await waitFor('both replicas streaming', async () => {
     const streaming = await streamingStandbys(c.spec(old).pgPort);
     return replicas.every((r) => streaming.includes(r)) ? true : undefined;
   });
   await sql(c.spec(old).pgPort, 'CREATE TABLE fence (node text, executed_at_us bigint)');
   for (const s of c.specs) {
-    await c.waitFor(`the probe table on ${s.name}`, async () => ((await sql<{ t: string | null }>(s.pgPort, "SELECT to_regclass('fence')::text AS t").catch(() => []))[0]?.t ? true : undefined));
+    await waitFor(`the probe table on ${s.name}`, async () => ((await sql<{ t: string | null }>(s.pgPort, "SELECT to_regclass('fence')::text AS t").catch(() => []))[0]?.t ? true : undefined));
   }
   const acks: Ack[] = [];
   let probing = true;
@@ -60,12 +63,12 @@ test('a primary cut off from the store fences itself before another node is gran
     }
   };
   const checker = Promise.all(c.specs.map((s) => probe(s.name, s.pgPort)));
-  await c.waitFor('a probe acknowledged by the primary', () => (acks.some((a) => a.node === old) ? true : undefined), BOUND_MS);
+  await waitFor('a probe acknowledged by the primary', () => (acks.some((a) => a.node === old) ? true : undefined));
 
   // Act: cut the leader's store traffic
   await c.storeProxies.get(old)?.clearTarget();
-  const next = await c.waitFor('another node leads', (s) => (s.leader?.phase === 'active' && s.leader.holder !== old ? s.leader.holder : undefined), BOUND_MS);
-  await c.waitFor(`a probe acknowledged by ${next}`, () => (acks.some((a) => a.node === next) ? true : undefined), BOUND_MS);
+  const next = await waitFor('another node leads', (s) => (s.leader?.phase === 'active' && s.leader.holder !== old ? s.leader.holder : undefined));
+  await waitFor(`a probe acknowledged by ${next}`, () => (acks.some((a) => a.node === next) ? true : undefined));
   probing = false;
   await checker;
 
