@@ -92,7 +92,8 @@ describe('fence keeper', () => {
     // Prepare
     await node.start();
     const k = keeper();
-    await k.arm(performance.now() + 300);
+    // Far enough ahead that the agent is surely gone before it passes, even on a busy machine.
+    await k.arm(performance.now() + 2_000);
     const pids = keepers(node.config.dataDir);
     assert.equal(pids.length, 1);
 

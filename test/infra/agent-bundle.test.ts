@@ -17,7 +17,7 @@ test('the bundled agent runs on plain node and refuses a malformed config, namin
   const config = join(dir, 'agent.yml');
   writeFileSync(config, 'scope: orders\nname: node1\ndcs: { table: pgfloat }\n');
   // Act
-  const run = spawnSync(process.execPath, [join(root, '.build/agent/index.mjs'), '--config', config], { encoding: 'utf8', timeout: 20_000 });
+  const run = spawnSync(process.execPath, [join(root, '.build/agent/index.mjs'), '--config', config], { encoding: 'utf8', timeout: 120_000 });
   // Assess
   assert.equal(run.status, 2, run.stderr);
   assert.match(run.stderr, /restapi: missing \(add it\)/);

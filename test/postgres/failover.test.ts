@@ -101,7 +101,6 @@ describe('failover mechanisms', () => {
     assert.equal(after.inRecovery, false);
     assert.equal(after.timeline, 2);
     assert.equal(await noteOf(next, 3), 'first write on the new primary');
-    console.log(`# promote to accepting writes ${result.durationMs.toFixed(1)} ms`);
   });
 
   test('rewinds the diverged old primary at once, which then follows the new primary with its own settings', async () => {
@@ -109,12 +108,10 @@ describe('failover mechanisms', () => {
     await next.createSlot('a');
 
     // Act
-    const started = performance.now();
     const result = await a.rewind(next.address('a'), { noSync: true });
     assert.equal(result.rewound, true, 'pg_rewind found the divergence');
     await a.start();
-    await waitFor('a streaming from the new primary on timeline 2', () => streamsOn(a, next, 2), { intervalMs: 5 });
-    const backMs = performance.now() - started;
+    await waitFor('a streaming from the new primary on timeline 2', () => streamsOn(a, next, 2));
 
     // Assess: it streams on timeline 2, lost its own write and sees the new primary's
     await waitFor('the new primary to list a as streaming', () => streamingFrom(next, 'a'));
@@ -122,10 +119,10 @@ describe('failover mechanisms', () => {
     assert.equal(status.inRecovery, true);
     assert.equal(status.timeline, 2);
     assert.equal(status.walReceiver?.slotName, 'a');
-    await waitFor('row 3 on a', async () => (await noteOf(a, 3)) === 'first write on the new primary', { timeoutMs: 5_000 });
+    await waitFor('row 3 on a', async () => (await noteOf(a, 3)) === 'first write on the new primary');
     assert.equal(await noteOf(a, 2), undefined);
     await next.query("INSERT INTO t VALUES (4, 'after the rewind')");
-    await waitFor('row 4 on a', async () => (await noteOf(a, 4)) === 'after the rewind', { timeoutMs: 5_000 });
+    await waitFor('row 4 on a', async () => (await noteOf(a, 4)) === 'after the rewind');
 
     // Assess: its own port and name survived pg_rewind copying the new primary's configuration files
     const [settings] = await a.query<{ port: string; cluster_name: string }>(
@@ -138,7 +135,6 @@ describe('failover mechanisms', () => {
     assert.equal(conninfo.port, String(next.config.port));
     assert.equal(conninfo.application_name, 'a');
     assert.ok((await stat(join(a.config.dataDir, 'standby.signal'))).isFile());
-    console.log(`# rewind ${result.durationMs.toFixed(0)} ms; rewind + start + streaming ${backMs.toFixed(0)} ms`);
   });
 
   test('re-points the other running replica to the new primary without a restart', async () => {
@@ -147,10 +143,8 @@ describe('failover mechanisms', () => {
     const pid = await other.postmasterPid();
 
     // Act
-    const started = performance.now();
     await other.follow(next.address(other.name));
-    await waitFor('the other replica streaming from the new primary on timeline 2', () => streamsOn(other, next, 2), { intervalMs: 5 });
-    const repointMs = performance.now() - started;
+    await waitFor('the other replica streaming from the new primary on timeline 2', () => streamsOn(other, next, 2));
 
     // Assess
     assert.ok(pid !== null);
@@ -162,9 +156,8 @@ describe('failover mechanisms', () => {
     assert.equal(status.walReceiver?.slotName, other.name);
     assert.equal(status.timeline, 2);
     await next.query("INSERT INTO t VALUES (5, 'seen by the other replica')");
-    await waitFor('row 5 on the other replica', async () => (await noteOf(other, 5)) === 'seen by the other replica', { timeoutMs: 5_000 });
+    await waitFor('row 5 on the other replica', async () => (await noteOf(other, 5)) === 'seen by the other replica');
     assert.equal(await noteOf(other, 2), undefined);
-    console.log(`# re-point to streaming from the new primary ${repointMs.toFixed(1)} ms`);
   });
 
   test('reports the same system identifier on every node after the failover', async () => {

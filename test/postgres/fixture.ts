@@ -15,11 +15,16 @@ import { freeLoopbackPort } from '../../lib/local/dynamodb-local.js';
 
 export { freeLoopbackPort };
 
-/** Polls `probe` until it returns a value other than undefined/false, within a bounded time. */
+/**
+ * Polls `probe` until it returns a value other than undefined/false. The bound
+ * only stops a hung wait: it is far above anything measured here (replication
+ * in milliseconds, a restart in a fraction of a second), so a busy machine
+ * cannot hit it.
+ */
 export async function waitFor<T>(
   what: string,
   probe: () => Promise<T | undefined | false>,
-  { timeoutMs = 10_000, intervalMs = 20 }: { timeoutMs?: number; intervalMs?: number } = {},
+  { timeoutMs = 60_000, intervalMs = 20 }: { timeoutMs?: number; intervalMs?: number } = {},
 ): Promise<T> {
   const deadline = performance.now() + timeoutMs;
   let last: unknown;

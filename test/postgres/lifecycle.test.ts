@@ -21,14 +21,11 @@ import { freeLoopbackPort, TestCluster, waitFor } from './fixture.js';
 describe('a single PostgreSQL node', () => {
   let cluster: TestCluster;
   let node: PostgresNode;
-  let initdbMs = 0;
 
   before(async () => {
     cluster = await TestCluster.create();
     node = await cluster.node('solo');
-    const started = performance.now();
     await node.initdb({ noSync: true });
-    initdbMs = performance.now() - started;
     await node.start();
   });
 
@@ -37,9 +34,8 @@ describe('a single PostgreSQL node', () => {
   });
 
   test('initializes with data checksums, starts, answers a query, and stops fast', async () => {
-    // Prepare: a second data directory, to time the whole cycle on its own
+    // Prepare: a second data directory, for the whole cycle on its own
     const other = await cluster.node('cycle');
-    const started = performance.now();
 
     // Act
     await other.initdb({ noSync: true });
@@ -49,7 +45,6 @@ describe('a single PostgreSQL node', () => {
     const [checksums] = await other.query<{ data_checksums: string }>('SHOW data_checksums');
     const [sum] = await other.query<{ sum: number }>('SELECT 1 + 1 AS sum');
     await other.stop('fast');
-    const elapsedMs = performance.now() - started;
 
     // Assess
     assert.equal(stoppedBefore, false);
@@ -57,9 +52,7 @@ describe('a single PostgreSQL node', () => {
     assert.equal(checksums?.data_checksums, 'on');
     assert.equal(sum?.sum, 2);
     assert.equal(await other.isRunning(), false);
-    assert.equal((await other.controldata()).clusterState, 'shut down');
-    assert.ok(elapsedMs < 20_000, `initdb + start + query + stop took ${Math.round(elapsedMs)} ms`);
-    console.log(`# initdb ${Math.round(initdbMs)} ms; initdb+start+query+stop ${Math.round(elapsedMs)} ms`);
+    assert.equal((await other.controldata()).clusterState, 'shut down', 'a clean shutdown, not a crash');
   });
 
   test('writes the replication settings and node identity into postgresql.conf', async () => {
@@ -193,11 +186,9 @@ describe('a single PostgreSQL node', () => {
     const division = node.query('SELECT 1/0');
     const slow = impatient.query('SELECT pg_sleep(5)');
 
-    // Assess
+    // Assess: the server, not the client's own timer, cancelled the 5 s sleep
     await assert.rejects(division, (error: unknown) => error instanceof QueryError && error.code === '22012');
-    const started = performance.now();
-    await assert.rejects(slow, (error: unknown) => error instanceof QueryError && error.code === '57014');
-    assert.ok(performance.now() - started < 3_000);
+    await assert.rejects(slow, (error: unknown) => error instanceof QueryError && error.code === '57014' && /canceling statement due to statement timeout/.test(error.message));
   });
 
   test('refuses operations asked at the wrong time, naming the node and the fix', async () => {
