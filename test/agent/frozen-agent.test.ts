@@ -6,44 +6,8 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, describe, test } from 'node:test';
+import { startChecker } from '../support/checker.js';
 import { leaderActive, sql, streamingStandbys, TestCluster } from '../support/pgcluster.js';
-
-interface Ack {
-  readonly node: string;
-  readonly id: number;
-  readonly startedAt: number;
-  readonly endedAt: number;
-}
-
-/** Writes to every node directly, round after round, until stopped; every acknowledged write with when it ran. */
-function checker(c: TestCluster): { stop: () => Promise<Ack[]> } {
-  const acks: Ack[] = [];
-  let running = true;
-  let id = 0;
-  const done = (async () => {
-    for (let round = 0; running && round < 5000; round++) {
-      await Promise.all(
-        c.specs.map(async (s) => {
-          const mine = ++id;
-          const startedAt = performance.now();
-          const ok = await sql(s.pgPort, 'INSERT INTO checked VALUES ($1, $2)', [mine, s.name], 1000).then(
-            () => true,
-            () => false,
-          );
-          if (ok) acks.push({ node: s.name, id: mine, startedAt, endedAt: performance.now() });
-        }),
-      );
-      await new Promise((r) => setTimeout(r, 40));
-    }
-  })();
-  return {
-    stop: async () => {
-      running = false;
-      await done;
-      return acks;
-    },
-  };
-}
 
 for (const synchronousMode of [false, true]) {
   describe(`a frozen primary agent (${synchronousMode ? 'synchronous' : 'asynchronous'} mode)`, () => {
@@ -67,7 +31,7 @@ for (const synchronousMode of [false, true]) {
       });
       if (synchronousMode) await cl.waitFor('a synchronous standby in the store', (s) => (s.sync?.leader === old && s.sync.standbys.length > 0 ? true : undefined));
       await sql(cl.spec(old).pgPort, 'CREATE TABLE checked (id int PRIMARY KEY, node text)');
-      const check = checker(cl);
+      const check = startChecker(cl.specs);
       await cl.waitFor('the checker has written through the old primary', async () => ((await sql(cl.spec(old).pgPort, 'SELECT 1 FROM checked LIMIT 1')).length > 0 ? true : undefined));
 
       // Act: freeze the primary's agent alone; PostgreSQL keeps running

@@ -13,7 +13,7 @@ import { DEFAULT_CONFIG, type ArbiterItem } from '../../lib/dcs/items.js';
 import type { ClusterId } from '../../lib/dcs/keys.js';
 import { freshTable, type TestTable } from '../support/dynamodb.js';
 import { FakeAgents } from './agents.js';
-import { startStoreProxy, type StoreProxy } from './store-proxy.js';
+import { startStoreProxy, type StoreProxy } from '../support/store-proxy.js';
 
 type Handler = (event: unknown, context: Context) => Promise<LoopSummary>;
 let handler: Handler;

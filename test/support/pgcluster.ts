@@ -14,6 +14,8 @@ import { LocalProxy } from '../../lib/endpoint/local-proxy.js';
 import { cleanupLeftovers, killNode, planLocalNodes, startAgent, type AgentProcess, type LocalNodeSpec } from '../../lib/local/cluster.js';
 import { freeLoopbackPort } from '../../lib/local/dynamodb-local.js';
 import { freshTable, type TestTable } from './dynamodb.js';
+import { createDynamoDbClient } from '../../lib/dcs/client.js';
+import { startStoreProxy, type StoreProxy } from './store-proxy.js';
 
 export interface TestClusterOptions {
   readonly nodes?: number;
@@ -21,11 +23,17 @@ export interface TestClusterOptions {
   readonly ttl?: number;
   /** Route each agent's store traffic through its own loopback proxy, so a test can cut one off. */
   readonly cuttableStore?: boolean;
+  /** Route every agent's and the arbiter's store traffic through one proxy, so a test can stall the whole store. */
+  readonly stallableStore?: boolean;
 }
 
 export class TestCluster {
   readonly agents = new Map<string, AgentProcess>();
   readonly storeProxies = new Map<string, LocalProxy>();
+  /** With stallableStore: the proxy in front of the store for the agents and the arbiter (not for `store`, the test's own view). */
+  storeProxy: StoreProxy | null = null;
+  private arbiterStore: DynamoDbStore | null = null;
+  private arbiterClient: ReturnType<typeof createDynamoDbClient> | null = null;
   private readonly arbiterStop = new AbortController();
   private arbiterDone: Promise<unknown> | undefined;
   private readonly movers = moverCache();
@@ -49,6 +57,8 @@ export class TestCluster {
     const names = Array.from({ length: o.nodes ?? 3 }, (_, i) => `node${i + 1}`);
     const storeProxies = new Map<string, LocalProxy>();
     let dynamoFor: ((name: string) => string) | undefined;
+    const stallable = o.stallableStore === true ? await startStoreProxy(table.endpoint) : null;
+    if (stallable !== null) dynamoFor = () => stallable.endpoint;
     if (o.cuttableStore) {
       const dynamo = new URL(table.endpoint);
       for (const name of names) {
@@ -72,6 +82,11 @@ export class TestCluster {
     });
     const c = new TestCluster(table, store, cluster, specs, baseDir, proxyPort);
     for (const [k, v] of storeProxies) c.storeProxies.set(k, v);
+    if (stallable !== null) {
+      c.storeProxy = stallable;
+      c.arbiterClient = createDynamoDbClient({ endpoint: stallable.endpoint });
+      c.arbiterStore = new DynamoDbStore({ client: c.arbiterClient, tableName: table.tableName });
+    }
     return c;
   }
 
@@ -99,7 +114,7 @@ export class TestCluster {
     const silent = { debug: write('DEBUG'), info: write('INFO'), warn: write('WARN'), error: write('ERROR') };
     this.arbiterDone = runLoop(
       {
-        store: this.store,
+        store: this.arbiterStore ?? this.store,
         movers: this.movers,
         clock: systemClock,
         log: silent,
@@ -153,6 +168,8 @@ export class TestCluster {
     cleanupLeftovers(this.baseDir, this.specs.map((s) => s.name));
     await this.movers.close();
     for (const p of this.storeProxies.values()) await p.close();
+    this.arbiterClient?.destroy();
+    await this.storeProxy?.close();
     await this.table.close();
     if (process.env.PGFLOAT_TEST_KEEP === undefined) rmSync(this.baseDir, { recursive: true, force: true });
   }
