@@ -139,7 +139,8 @@ describe('agent rules', () => {
         d.actions.map((a) => a.type),
         actions,
       );
-      assert.match(d.actions.map((a) => a.reason).join('; '), reason);
+      assert.match(d.actions.map((a) => a.reason.text).join('; '), reason);
+      assert.ok(d.actions.every((a) => typeof a.reason.code === 'string' && a.reason.code.length > 0));
     });
   }
 
@@ -147,7 +148,7 @@ describe('agent rules', () => {
     // Prepare
     const rewindOf = (local: LocalState): unknown => decideAgent(input({ local })).actions.find((a) => a.type === 'follow');
     // Act + Assess
-    assert.deepEqual(rewindOf(stoppedPrimary), { type: 'follow', leader: 'a', rewind: true, reason: 'start as a replica of a' });
+    assert.deepEqual(rewindOf(stoppedPrimary), { type: 'follow', leader: 'a', rewind: true, reason: { code: 'replica_follow', text: 'start as a replica of a' } });
     assert.equal((rewindOf({ ...stoppedPrimary, wasPrimary: false, cleanShutdown: true }) as { rewind: boolean }).rewind, true);
     assert.equal((rewindOf({ ...stoppedPrimary, wasPrimary: false, cleanShutdown: false }) as { rewind: boolean }).rewind, false);
   });
