@@ -26,7 +26,7 @@ export const RULE_REASON_CODES = [
   'bootstrap_wait_nofailover', 'bootstrap_race', 'bootstrap_resume', 'clone_from_leader', 'no_data_wait', 'bootstrap_start',
   'bootstrap_first_lease', 'granted_confirm', 'granted_start_standby', 'granted_promote', 'handover', 'demoted_stay_out',
   'demoted_keep_lease', 'holder_start_standby', 'holder_promote', 'holder_renew', 'not_holder_demote', 'replica_diverged',
-  'replica_streaming', 'replica_follow', 'no_leader_start', 'no_leader_wait',
+  'replica_streaming', 'replica_follow', 'no_leader_start', 'no_leader_wait', 'handover_no_final_lsn',
 ] as const;
 
 /** Codes of the steps that carry out a decision (agent-step.ts). */
@@ -131,6 +131,7 @@ export type SituationCode =
   | 'initialized_by_this_node_no_lease_taken_yet'
   | 'granted_the_lease'
   | 'asked_to_hand_over'
+  | 'asked_to_hand_over_no_final_lsn'
   | 'handed_over_waiting_for_the_candidate'
   | 'holder_postgresql_down'
   | 'holder_running_as_a_standby'
@@ -273,8 +274,18 @@ export const AGENT_RULES: readonly Rule[] = [
   {
     situation: 'asked to hand over',
     code: 'asked_to_hand_over',
-    when: (s) => s.mine && s.leader?.phase === 'handover',
+    // Only a running primary, or one stopped cleanly (its final LSN is known), can finish a handover.
+    when: (s) => s.mine && s.leader?.phase === 'handover' && (s.primaryHere || (!s.local.running && s.local.wasPrimary && s.local.cleanShutdown === true)),
     then: (s) => [{ type: 'handover', term: (s.leader as LeaderItem).term, reason: r('handover', `switchover to ${s.leader?.candidate}: stop writes and report the final LSN`) }],
+  },
+  {
+    // A renew here would keep the lease alive forever with no final LSN to report: let it run out.
+    situation: 'asked to hand over, no final LSN to report',
+    code: 'asked_to_hand_over_no_final_lsn',
+    when: (s) => s.mine && s.leader?.phase === 'handover',
+    then: (s) => [
+      { type: 'wait', reason: r('handover_no_final_lsn', `switchover to ${s.leader?.candidate}: PostgreSQL is not a running or cleanly stopped primary here, so there is no final LSN; the lease runs out and the arbiter fails over`) },
+    ],
   },
   {
     situation: 'handed over, waiting for the candidate',
