@@ -13,6 +13,7 @@ const { values } = parseArgs({
     seeds: { type: 'string', default: '10000' },
     from: { type: 'string', default: '1' },
     switch: { type: 'string', multiple: true, default: [] },
+    profile: { type: 'string', default: 'full' },
   },
 });
 const switches = (values.switch ?? []).map((s) => {
@@ -21,7 +22,7 @@ const switches = (values.switch ?? []).map((s) => {
 });
 
 if (values.seed !== undefined) {
-  const r = await simulate({ seed: Number(values.seed), switches, trace: true });
+  const r = await simulate({ seed: Number(values.seed), switches, trace: true, profile: values.profile === 'short' ? 'short' : 'full' });
   console.log(`seed ${r.seed}, ${r.mode} mode, faults: ${r.faults.map((f) => `${f.kind}@${f.at}+${f.durationMs}(node ${f.node})`).join(', ')}`);
   for (const line of r.trace) console.log(line);
   console.log(r.violations.length === 0 ? 'all invariants held' : r.violations.map((v) => `VIOLATED ${v.invariant} at ${v.at}: ${v.detail}`).join('\n'));
@@ -30,7 +31,8 @@ if (values.seed !== undefined) {
 
 console.log(`timing inequality (ttl ${TIMING.ttlMs}, margin ${TIMING.safetyMarginMs}, keeper ${TIMING.keeperReactionMs} ms, rho ${TIMING.rho}): ${timingHolds(TIMING) ? 'holds' : 'VIOLATED'}; liveness bound ${LIVENESS_BOUND_MS} ms`);
 const count = Number(values.seeds);
-const s = await runSeeds(Number(values.from), count, { switches });
+const profile = values.profile === 'short' ? 'short' : 'full';
+const s = await runSeeds(Number(values.from), count, { switches, profile });
 for (const inv of INVARIANTS) {
   const seeds = s.perInvariant[inv];
   console.log(`${inv.padEnd(22)} ${seeds.length === 0 ? 'held' : `VIOLATED in ${seeds.length} seeds, first ${seeds.slice(0, 5).join(', ')}`}`);
@@ -39,7 +41,7 @@ console.log(`${count} schedules in ${(s.ms / 1000).toFixed(1)} s: ${(count / (s.
 const first = s.failed[0];
 if (first !== undefined) {
   console.log(`replay: npm run sim -- --seed ${first.seed}${switches.map((x) => ` --switch ${x}`).join('')}`);
-  const replay = await simulate({ seed: first.seed, switches, trace: true });
+  const replay = await simulate({ seed: first.seed, switches, trace: true, profile });
   for (const line of replay.trace.slice(-60)) console.log(line);
 }
 process.exit(s.failed.length === 0 ? 0 : 1);
