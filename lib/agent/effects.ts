@@ -49,7 +49,7 @@ function upstreamOf(m: UpstreamRef | MemberItem, slot: string | null): Upstream 
   return { host: u.hostname.replace(/^\[(.*)\]$/, '$1'), port: Number(u.port || 5432), slotName: slot };
 }
 
-function written(r: WriteResult<unknown, unknown>): Outcome {
+export function written(r: WriteResult<unknown, unknown>): Outcome {
   return r.ok ? { kind: 'written', item: (r.item ?? { version: 0 }) as { version: number; term?: number } } : { kind: 'lost', current: (r.current ?? null) as { [k: string]: unknown } | null };
 }
 
@@ -63,7 +63,7 @@ export async function execute(deps: EffectDeps, e: CallEffect): Promise<Outcome>
           return { kind: 'status', status: null };
         }
       case 'store':
-        return await storeCall(deps, e.op);
+        return await storeOutcome(deps.store, deps.cluster, deps.timeoutMs(), deps.wallClock, e.op);
       case 'heartbeat': {
         const status: MemberStatus = { ...deps.identity(), ...e.fields, heartbeatAt: deps.wallClock() };
         return written(await deps.store.heartbeat(deps.cluster, status, e.expectedVersion, { timeoutMs: deps.timeoutMs() }));
@@ -81,12 +81,12 @@ export async function execute(deps: EffectDeps, e: CallEffect): Promise<Outcome>
   }
 }
 
-async function storeCall(deps: EffectDeps, op: StoreOp): Promise<Outcome> {
-  const { store, cluster: c } = deps;
-  const o = { timeoutMs: deps.timeoutMs() };
+/** One store write of the step machine, its answer as the outcome the machine hears. Errors are thrown. */
+export async function storeOutcome(store: Store, c: ClusterId, timeoutMs: number, wallClock: () => number, op: StoreOp): Promise<Outcome> {
+  const o = { timeoutMs };
   switch (op.op) {
     case 'grantFirst':
-      return written(await store.grantLeader(c, { ...op.grant, grantedAt: deps.wallClock() }, o));
+      return written(await store.grantLeader(c, { ...op.grant, grantedAt: wallClock() }, o));
     case 'renew':
       return written(await store.renewLeader(c, op.w, o));
     case 'confirm':
