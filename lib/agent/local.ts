@@ -8,6 +8,7 @@ import { isCleanShutdown } from '../postgres/controldata.js';
 import { readAutoConf, isEmptyDir } from '../postgres/data-dir.js';
 import type { PostgresNode } from '../postgres/node.js';
 import type { NodeStatus } from '../postgres/status.js';
+import { hasBootstrapMarker } from './bootstrap-marker.js';
 
 export interface LocalReading {
   readonly state: LocalState;
@@ -37,13 +38,15 @@ function memberAt(members: readonly MemberItem[], address: { host: string; port:
 
 export async function readLocal(pg: PostgresNode, members: readonly MemberItem[]): Promise<LocalReading> {
   const dataDir = pg.config.dataDir;
-  if ((await isEmptyDir(dataDir)) || !existsSync(join(dataDir, 'PG_VERSION'))) {
+  const hasFiles = !(await isEmptyDir(dataDir));
+  const bootstrapMarker = await hasBootstrapMarker(dataDir);
+  const running = hasFiles && (await pg.isRunning());
+  if (!hasFiles || !existsSync(join(dataDir, 'PG_VERSION'))) {
     return {
-      state: { empty: true, systemId: null, running: false, inRecovery: null, following: null, wasPrimary: false },
+      state: { empty: true, systemId: null, running: false, inRecovery: null, following: null, wasPrimary: false, hasFiles, bootstrapMarker, postmasterRunning: running },
       status: null,
     };
   }
-  const running = await pg.isRunning();
   let status: NodeStatus | null = null;
   if (running) {
     try {
@@ -65,6 +68,9 @@ export async function readLocal(pg: PostgresNode, members: readonly MemberItem[]
       following: standbySignal || status?.inRecovery ? memberAt(members, conninfoAddress(conninfo)) : null,
       wasPrimary,
       cleanShutdown: control !== null && isCleanShutdown(control.clusterState),
+      hasFiles,
+      bootstrapMarker,
+      postmasterRunning: running,
     },
     status,
   };

@@ -41,6 +41,8 @@ import { clusterPk, historyPk, historySk, memberSk, parseClusterPk, SK, type Clu
 import type { CallOptions, ClusterSnapshot, Grant, HistoryRead, Store, WriteResult } from './store.js';
 
 type Raw = Record<string, unknown>;
+/** Built once: zod compiles a schema on first use. */
+const LEADER_FIELDS = leaderSchema.partial();
 type Key = { readonly pk: string; readonly sk: string };
 
 const versionOrAbsent =
@@ -198,7 +200,7 @@ export class MemoryStore implements Store {
     condition: (cur: Raw) => boolean,
     fields: Raw,
   ): WriteResult<LeaderItem> {
-    validateWrite(leaderSchema.partial(), c, SK.leader, fields);
+    validateWrite(LEADER_FIELDS, c, SK.leader, fields);
     return this.write(
       operation,
       c,

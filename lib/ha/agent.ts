@@ -12,6 +12,36 @@
 import type { ClusterConfig, LeaderItem, MemberItem, MemberTags } from '../dcs/items.js';
 import type { ClusterSnapshot } from '../dcs/store.js';
 
+/**
+ * Why the agent does something: a stable code for programs and tests, and
+ * words for operators. Code never reads the words.
+ */
+export interface Reason {
+  readonly code: ReasonCode;
+  readonly text: string;
+}
+
+export const RULE_REASON_CODES = [
+  'shutdown_demote', 'shutdown_release', 'shutdown_stop', 'fence_lease_expired', 'store_unreachable', 'foreign_system',
+  'bootstrap_wait_nofailover', 'bootstrap_race', 'bootstrap_resume', 'clone_from_leader', 'no_data_wait', 'bootstrap_start',
+  'bootstrap_first_lease', 'granted_confirm', 'granted_start_standby', 'granted_promote', 'handover', 'demoted_stay_out',
+  'demoted_keep_lease', 'holder_start_standby', 'holder_promote', 'holder_renew', 'not_holder_demote', 'replica_diverged',
+  'replica_streaming', 'replica_follow', 'no_leader_start', 'no_leader_wait', 'handover_no_final_lsn',
+] as const;
+
+/** Codes of the steps that carry out a decision (agent-step.ts). */
+export const STEP_REASON_CODES = [
+  'lease_lost', 'grant_void', 'keeper_unarmed', 'confirm_lost', 'store_unavailable', 'pg_failed', 'handover_unclean',
+  'initialize_lost', 'bootstrap_foreign_files', 'bootstrap_postmaster_running', 'fence_deadline', 'heartbeat_failed',
+  'heartbeat_conflict', 'member_gone', 'promoted', 'rewound', 'initdb', 'keeper_disarm_failed', 'checkpoint_failed', 'action',
+] as const;
+
+export type ReasonCode = (typeof RULE_REASON_CODES)[number] | (typeof STEP_REASON_CODES)[number];
+
+export function r(code: ReasonCode, text: string): Reason {
+  return { code, text };
+}
+
 export interface LocalState {
   /** No usable data directory yet (absent or empty). */
   readonly empty: boolean;
@@ -27,6 +57,12 @@ export interface LocalState {
   readonly cleanShutdown?: boolean;
   /** Replica: how long its WAL receiver has not been streaming while its timeline is behind the leader's, ms. */
   readonly receiverStuckMs?: number;
+  /** The data directory holds any file at all (an `empty` one may still hold a half-done initdb's). */
+  readonly hasFiles?: boolean;
+  /** This node's own bootstrap left its marker: the only evidence that allows emptying a data directory. */
+  readonly bootstrapMarker?: boolean;
+  /** A postmaster runs in the data directory (by its pid file), answering or not. */
+  readonly postmasterRunning?: boolean;
 }
 
 export interface LeaseClock {
@@ -53,11 +89,11 @@ export interface AgentInput {
 }
 
 export type AgentAction =
-  | { readonly type: 'bootstrap'; readonly reason: string }
-  | { readonly type: 'clone'; readonly from: string; readonly reason: string }
-  | { readonly type: 'startPrimary'; readonly reason: string }
-  | { readonly type: 'startStandby'; readonly reason: string }
-  | { readonly type: 'takeFirstLease'; readonly reason: string }
+  | { readonly type: 'bootstrap'; readonly reason: Reason }
+  | { readonly type: 'clone'; readonly from: string; readonly reason: Reason }
+  | { readonly type: 'startPrimary'; readonly reason: Reason }
+  | { readonly type: 'startStandby'; readonly reason: Reason }
+  | { readonly type: 'takeFirstLease'; readonly reason: Reason }
   /**
    * Take the lease by CAS on holder and term first (a renew, which keeps the
    * phase), arm the fence keeper with it, and only then promote; `confirm`:
@@ -65,21 +101,47 @@ export type AgentAction =
    * A grant that cannot be taken so is void, and PostgreSQL never takes
    * writes outside a lease the keeper holds.
    */
-  | { readonly type: 'promote'; readonly term: number; readonly via: 'confirm' | 'renew'; readonly reason: string }
-  | { readonly type: 'confirm'; readonly term: number; readonly reason: string }
-  | { readonly type: 'renew'; readonly term: number; readonly reason: string }
-  | { readonly type: 'handover'; readonly term: number; readonly reason: string }
-  | { readonly type: 'demote'; readonly mode: 'fast' | 'immediate'; readonly reason: string }
-  | { readonly type: 'follow'; readonly leader: string; readonly rewind: boolean; readonly reason: string }
-  | { readonly type: 'release'; readonly term: number; readonly reason: string }
-  | { readonly type: 'stop'; readonly reason: string }
-  | { readonly type: 'refuse'; readonly reason: string }
-  | { readonly type: 'wait'; readonly reason: string };
+  | { readonly type: 'promote'; readonly term: number; readonly via: 'confirm' | 'renew'; readonly reason: Reason }
+  | { readonly type: 'confirm'; readonly term: number; readonly reason: Reason }
+  | { readonly type: 'renew'; readonly term: number; readonly reason: Reason }
+  | { readonly type: 'handover'; readonly term: number; readonly reason: Reason }
+  | { readonly type: 'demote'; readonly mode: 'fast' | 'immediate'; readonly reason: Reason }
+  | { readonly type: 'follow'; readonly leader: string; readonly rewind: boolean; readonly reason: Reason }
+  | { readonly type: 'release'; readonly term: number; readonly reason: Reason }
+  | { readonly type: 'stop'; readonly reason: Reason }
+  | { readonly type: 'refuse'; readonly reason: Reason }
+  | { readonly type: 'wait'; readonly reason: Reason };
 
 export interface AgentDecision {
   readonly situation: string;
+  readonly code: SituationCode;
   readonly actions: readonly AgentAction[];
 }
+
+export type SituationCode =
+  | 'shutting_down_while_holding_the_lease'
+  | 'shutting_down'
+  | 'store_unreachable_while_holding_the_lease_lease_run_out'
+  | 'store_unreachable'
+  | 'data_of_another_cluster'
+  | 'no_data_cluster_not_initialized'
+  | 'bootstrap_of_this_node_unfinished'
+  | 'no_data_a_leader_to_clone_from'
+  | 'no_data_no_leader_yet'
+  | 'initialized_by_this_node_no_lease_taken_yet'
+  | 'granted_the_lease'
+  | 'asked_to_hand_over'
+  | 'asked_to_hand_over_no_final_lsn'
+  | 'handed_over_waiting_for_the_candidate'
+  | 'holder_postgresql_down'
+  | 'holder_running_as_a_standby'
+  | 'holder'
+  | 'primary_without_the_lease'
+  | 'replica_of_the_leader_diverged'
+  | 'replica_of_the_leader'
+  | 'replica_to_re_point_or_start'
+  | 'no_leader_postgresql_down'
+  | 'no_leader';
 
 interface Situation extends AgentInput {
   readonly leader: LeaderItem | null;
@@ -90,6 +152,7 @@ interface Situation extends AgentInput {
 
 interface Rule {
   readonly situation: string;
+  readonly code: SituationCode;
   readonly when: (s: Situation) => boolean;
   readonly then: (s: Situation) => AgentAction[];
 }
@@ -108,156 +171,186 @@ const leaderServing = (l: LeaderItem | null): l is LeaderItem => l !== null && (
 export const AGENT_RULES: readonly Rule[] = [
   {
     situation: 'shutting down while holding the lease',
+    code: 'shutting_down_while_holding_the_lease',
     when: (s) => s.shuttingDown && s.mine && s.leader !== null,
     then: (s) => [
-      ...(s.primaryHere ? [{ type: 'demote', mode: 'fast', reason: 'clean shutdown: stop taking writes first' } as const] : []),
-      { type: 'release', term: (s.leader as LeaderItem).term, reason: 'clean shutdown: release the lease so the arbiter elects at once' },
+      ...(s.primaryHere ? [{ type: 'demote', mode: 'fast', reason: r('shutdown_demote', 'clean shutdown: stop taking writes first') } as const] : []),
+      { type: 'release', term: (s.leader as LeaderItem).term, reason: r('shutdown_release', 'clean shutdown: release the lease so the arbiter elects at once') },
     ],
   },
   {
     situation: 'shutting down',
+    code: 'shutting_down',
     when: (s) => s.shuttingDown,
-    then: () => [{ type: 'stop', reason: 'clean shutdown' }],
+    then: () => [{ type: 'stop', reason: r('shutdown_stop', 'clean shutdown') }],
   },
   {
     situation: 'store unreachable while holding the lease, lease run out',
+    code: 'store_unreachable_while_holding_the_lease_lease_run_out',
     when: (s) => s.snapshot === null && s.primaryHere && holdsLeaseLocally(s) && leaseLeftMs(s) <= 0,
     then: (s) => [
       {
         type: 'demote',
         mode: 'immediate',
-        reason: `fencing: no successful renew for ${seconds(s.lease.now - (s.lease.lastRenewSentAt ?? 0))} (ttl ${s.config.ttl} s less ${seconds(s.safetyMarginMs)} margin)`,
+        reason: r('fence_lease_expired', `fencing: no successful renew for ${seconds(s.lease.now - (s.lease.lastRenewSentAt ?? 0))} (ttl ${s.config.ttl} s less ${seconds(s.safetyMarginMs)} margin)`),
       },
     ],
   },
   {
     situation: 'store unreachable',
+    code: 'store_unreachable',
     when: (s) => s.snapshot === null,
     then: (s) => [
       {
         type: 'wait',
-        reason: s.primaryHere && holdsLeaseLocally(s) ? `store unreachable; lease good for ${seconds(leaseLeftMs(s))} more` : 'store unreachable',
+        reason: r('store_unreachable', s.primaryHere && holdsLeaseLocally(s) ? `store unreachable; lease good for ${seconds(leaseLeftMs(s))} more` : 'store unreachable'),
       },
     ],
   },
   {
     // Only a node about to join: a running server is never stopped on the store's word alone.
     situation: 'data of another cluster',
+    code: 'data_of_another_cluster',
     when: (s) => !s.local.running && !s.local.empty && s.local.systemId !== null && s.snapshot?.initialize?.systemId !== undefined && s.snapshot.initialize.systemId !== s.local.systemId,
     then: (s) => [
       {
         type: 'refuse',
-        reason: `the data directory belongs to system ${s.local.systemId}, but cluster ${s.snapshot?.cluster.scope} is system ${s.snapshot?.initialize?.systemId}: refusing to join (move the data directory away to clone afresh)`,
+        reason: r('foreign_system', `the data directory belongs to system ${s.local.systemId}, but cluster ${s.snapshot?.cluster.scope} is system ${s.snapshot?.initialize?.systemId}: refusing to join (move the data directory away to clone afresh)`),
       },
     ],
   },
   {
     situation: 'no data, cluster not initialized',
+    code: 'no_data_cluster_not_initialized',
     when: (s) => s.local.empty && s.snapshot?.initialize === null,
     then: (s) =>
       s.tags.nofailover
-        ? [{ type: 'wait', reason: 'cluster not initialized and this node is tagged nofailover: waiting for another to bootstrap' }]
-        : [{ type: 'bootstrap', reason: 'cluster not initialized: race for initialize' }],
+        ? [{ type: 'wait', reason: r('bootstrap_wait_nofailover', 'cluster not initialized and this node is tagged nofailover: waiting for another to bootstrap') }]
+        : [{ type: 'bootstrap', reason: r('bootstrap_race', 'cluster not initialized: race for initialize') }],
   },
   {
     situation: 'bootstrap of this node unfinished',
+    code: 'bootstrap_of_this_node_unfinished',
     when: (s) => s.snapshot?.initialize?.initializedBy === s.name && s.snapshot.initialize.systemId === undefined && s.leader === null,
-    then: () => [{ type: 'bootstrap', reason: 'this node won initialize but its bootstrap did not finish: initdb again' }],
+    then: () => [{ type: 'bootstrap', reason: r('bootstrap_resume', 'this node won initialize but its bootstrap did not finish: initdb again') }],
   },
   {
     situation: 'no data, a leader to clone from',
+    code: 'no_data_a_leader_to_clone_from',
     when: (s) => s.local.empty && s.leaderMember !== null && s.leader?.phase === 'active' && !s.mine,
-    then: (s) => [{ type: 'clone', from: (s.leaderMember as MemberItem).name, reason: `clone from the leader ${s.leader?.holder}` }],
+    then: (s) => [{ type: 'clone', from: (s.leaderMember as MemberItem).name, reason: r('clone_from_leader', `clone from the leader ${s.leader?.holder}`) }],
   },
   {
     situation: 'no data, no leader yet',
+    code: 'no_data_no_leader_yet',
     when: (s) => s.local.empty,
-    then: () => [{ type: 'wait', reason: 'no data and no active leader to clone from' }],
+    then: () => [{ type: 'wait', reason: r('no_data_wait', 'no data and no active leader to clone from') }],
   },
   {
     situation: 'initialized by this node, no lease taken yet',
+    code: 'initialized_by_this_node_no_lease_taken_yet',
     when: (s) => s.leader === null && s.snapshot?.initialize?.initializedBy === s.name,
     then: (s) => [
-      ...(s.local.running && s.local.inRecovery === false ? [] : [{ type: 'startPrimary', reason: 'bootstrap: start the new primary' } as const]),
-      { type: 'takeFirstLease', reason: 'bootstrap: take the first lease (term 1)' },
+      ...(s.local.running && s.local.inRecovery === false ? [] : [{ type: 'startPrimary', reason: r('bootstrap_start', 'bootstrap: start the new primary') } as const]),
+      { type: 'takeFirstLease', reason: r('bootstrap_first_lease', 'bootstrap: take the first lease (term 1)') },
     ],
   },
   {
     situation: 'granted the lease',
+    code: 'granted_the_lease',
     when: (s) => s.mine && s.leader?.phase === 'granted',
     then: (s) => {
       const term = (s.leader as LeaderItem).term;
-      if (s.local.running && s.local.inRecovery === false) return [{ type: 'confirm', term, reason: `already primary: confirm term ${term}` }];
+      if (s.local.running && s.local.inRecovery === false) return [{ type: 'confirm', term, reason: r('granted_confirm', `already primary: confirm term ${term}`) }];
       if (!s.local.running) {
         return [
-          { type: 'startStandby', reason: `granted term ${term} while stopped: start read-only first` },
-          { type: 'promote', term, via: 'confirm', reason: `granted term ${term}: confirm, then promote` },
+          { type: 'startStandby', reason: r('granted_start_standby', `granted term ${term} while stopped: start read-only first`) },
+          { type: 'promote', term, via: 'confirm', reason: r('granted_promote', `granted term ${term}: confirm, then promote`) },
         ];
       }
-      return [{ type: 'promote', term, via: 'confirm', reason: `granted term ${term}: confirm, then promote` }];
+      return [{ type: 'promote', term, via: 'confirm', reason: r('granted_promote', `granted term ${term}: confirm, then promote`) }];
     },
   },
   {
     situation: 'asked to hand over',
+    code: 'asked_to_hand_over',
+    // Only a running primary, or one stopped cleanly (its final LSN is known), can finish a handover.
+    when: (s) => s.mine && s.leader?.phase === 'handover' && (s.primaryHere || (!s.local.running && s.local.wasPrimary && s.local.cleanShutdown === true)),
+    then: (s) => [{ type: 'handover', term: (s.leader as LeaderItem).term, reason: r('handover', `switchover to ${s.leader?.candidate}: stop writes and report the final LSN`) }],
+  },
+  {
+    // A renew here would keep the lease alive forever with no final LSN to report: let it run out.
+    situation: 'asked to hand over, no final LSN to report',
+    code: 'asked_to_hand_over_no_final_lsn',
     when: (s) => s.mine && s.leader?.phase === 'handover',
-    then: (s) => [{ type: 'handover', term: (s.leader as LeaderItem).term, reason: `switchover to ${s.leader?.candidate}: stop writes and report the final LSN` }],
+    then: (s) => [
+      { type: 'wait', reason: r('handover_no_final_lsn', `switchover to ${s.leader?.candidate}: PostgreSQL is not a running or cleanly stopped primary here, so there is no final LSN; the lease runs out and the arbiter fails over`) },
+    ],
   },
   {
     situation: 'handed over, waiting for the candidate',
+    code: 'handed_over_waiting_for_the_candidate',
     when: (s) => s.mine && s.leader?.phase === 'demoted',
     then: (s) => [
-      ...(s.primaryHere ? [{ type: 'demote', mode: 'fast', reason: 'demoted: stay out of writes' } as const] : []),
-      { type: 'renew', term: (s.leader as LeaderItem).term, reason: `demoted: keep the lease until ${s.leader?.candidate} is granted` },
+      ...(s.primaryHere ? [{ type: 'demote', mode: 'fast', reason: r('demoted_stay_out', 'demoted: stay out of writes') } as const] : []),
+      { type: 'renew', term: (s.leader as LeaderItem).term, reason: r('demoted_keep_lease', `demoted: keep the lease until ${s.leader?.candidate} is granted`) },
     ],
   },
   {
     situation: 'holder, PostgreSQL down',
+    code: 'holder_postgresql_down',
     when: (s) => s.mine && s.leader?.phase === 'active' && !s.local.running,
     then: (s) => [
-      { type: 'startStandby', reason: 'holder with PostgreSQL down: start it read-only first' },
-      { type: 'promote', term: (s.leader as LeaderItem).term, via: 'renew', reason: 'holder: renew the lease, then promote' },
+      { type: 'startStandby', reason: r('holder_start_standby', 'holder with PostgreSQL down: start it read-only first') },
+      { type: 'promote', term: (s.leader as LeaderItem).term, via: 'renew', reason: r('holder_promote', 'holder: renew the lease, then promote') },
     ],
   },
   {
     situation: 'holder running as a standby',
+    code: 'holder_running_as_a_standby',
     when: (s) => s.mine && s.leader?.phase === 'active' && s.local.inRecovery === true,
-    then: (s) => [{ type: 'promote', term: (s.leader as LeaderItem).term, via: 'renew', reason: 'holder found running as a standby: renew the lease, then promote' }],
+    then: (s) => [{ type: 'promote', term: (s.leader as LeaderItem).term, via: 'renew', reason: r('holder_promote', 'holder found running as a standby: renew the lease, then promote') }],
   },
   {
     situation: 'holder',
+    code: 'holder',
     when: (s) => s.mine && s.leader?.phase === 'active',
-    then: (s) => [{ type: 'renew', term: (s.leader as LeaderItem).term, reason: `renew term ${s.leader?.term}` }],
+    then: (s) => [{ type: 'renew', term: (s.leader as LeaderItem).term, reason: r('holder_renew', `renew term ${s.leader?.term}`) }],
   },
   {
     situation: 'primary without the lease',
+    code: 'primary_without_the_lease',
     when: (s) => s.primaryHere && !s.mine,
     then: (s) => [
       {
         type: 'demote',
         mode: 'fast',
-        reason: leaderUsable(s.leader) ? `the lease belongs to ${s.leader.holder} (term ${s.leader.term}): demote` : 'no lease held: demote',
+        reason: r('not_holder_demote', leaderUsable(s.leader) ? `the lease belongs to ${s.leader.holder} (term ${s.leader.term}): demote` : 'no lease held: demote'),
       },
     ],
   },
   {
     situation: 'replica of the leader, diverged',
+    code: 'replica_of_the_leader_diverged',
     when: (s) => leaderServing(s.leader) && !s.mine && s.local.running && s.local.following === s.leader.holder && (s.local.receiverStuckMs ?? 0) > stuckLimitMs(s),
     then: (s) => [
       {
         type: 'follow',
         leader: (s.leader as LeaderItem).holder,
         rewind: true,
-        reason: `cannot stream from ${s.leader?.holder} for ${seconds(s.local.receiverStuckMs ?? 0)} while behind its timeline ${s.leader?.timeline}: stop and rewind`,
+        reason: r('replica_diverged', `cannot stream from ${s.leader?.holder} for ${seconds(s.local.receiverStuckMs ?? 0)} while behind its timeline ${s.leader?.timeline}: stop and rewind`),
       },
     ],
   },
   {
     situation: 'replica of the leader',
+    code: 'replica_of_the_leader',
     when: (s) => leaderUsable(s.leader) && !s.mine && s.local.running && s.local.following === s.leader.holder,
-    then: (s) => [{ type: 'wait', reason: `streaming from ${s.leader?.holder}` }],
+    then: (s) => [{ type: 'wait', reason: r('replica_streaming', `streaming from ${s.leader?.holder}`) }],
   },
   {
     situation: 'replica to re-point or start',
+    code: 'replica_to_re_point_or_start',
     when: (s) => leaderServing(s.leader) && !s.mine && s.leaderMember !== null,
     then: (s) => [
       {
@@ -268,24 +361,26 @@ export const AGENT_RULES: readonly Rule[] = [
         // timeline without it. A standby that crashed is not: pg_rewind's crash recovery would end its
         // recovery and write WAL of its own; it restarts as a standby instead.
         rewind: s.local.wasPrimary || (!s.local.running && s.local.cleanShutdown === true),
-        reason: s.local.running ? `follow ${s.leader?.holder} (was following ${s.local.following ?? 'nobody'})` : `start as a replica of ${s.leader?.holder}`,
+        reason: r('replica_follow', s.local.running ? `follow ${s.leader?.holder} (was following ${s.local.following ?? 'nobody'})` : `start as a replica of ${s.leader?.holder}`),
       },
     ],
   },
   {
     situation: 'no leader, PostgreSQL down',
+    code: 'no_leader_postgresql_down',
     when: (s) => !s.local.empty && !s.local.running && !s.mine,
     then: (s) => [
       {
         type: 'startStandby',
-        reason: `${s.leader?.phase === 'released' ? `lease released by ${s.leader.holder}` : 'no leader'}: start read-only, so the arbiter can see this node's WAL position and elect`,
+        reason: r('no_leader_start', `${s.leader?.phase === 'released' ? `lease released by ${s.leader.holder}` : 'no leader'}: start read-only, so the arbiter can see this node's WAL position and elect`),
       },
     ],
   },
   {
     situation: 'no leader',
+    code: 'no_leader',
     when: () => true,
-    then: (s) => [{ type: 'wait', reason: s.leader?.phase === 'released' ? `lease released by ${s.leader.holder}: waiting for the arbiter` : 'no leader: waiting for the arbiter' }],
+    then: (s) => [{ type: 'wait', reason: r('no_leader_wait', s.leader?.phase === 'released' ? `lease released by ${s.leader.holder}: waiting for the arbiter` : 'no leader: waiting for the arbiter') }],
   },
 ];
 
@@ -299,7 +394,7 @@ export function decideAgent(input: AgentInput): AgentDecision {
     primaryHere: input.local.running && input.local.inRecovery === false,
   };
   for (const rule of AGENT_RULES) {
-    if (rule.when(s)) return { situation: rule.situation, actions: rule.then(s) };
+    if (rule.when(s)) return { situation: rule.situation, code: rule.code, actions: rule.then(s) };
   }
   throw new Error('unreachable: the last agent rule always holds');
 }

@@ -69,6 +69,13 @@ const cases: [string, AgentInput, string, string[], RegExp][] = [
   ['the holder renews', input({ name: 'a', local: primaryHere }), 'holder', ['renew'], /renew term/],
   ['the holder with PostgreSQL down starts it read-only, renews, then promotes', input({ name: 'a', local: stoppedPrimary }), 'holder, PostgreSQL down', ['startStandby', 'promote'], /start it read-only first/],
   ['the holder asked to hand over stops writes', input({ name: 'a', local: primaryHere, snapshot: snapshot({ leader: leader('a', { phase: 'handover', candidate: 'b' }) }) }), 'asked to hand over', ['handover'], /switchover to b/],
+  [
+    'a holder asked to hand over with PostgreSQL crashed lets the lease run out instead of renewing',
+    input({ name: 'a', local: stoppedPrimary, snapshot: snapshot({ leader: leader('a', { phase: 'handover', candidate: 'b' }) }) }),
+    'asked to hand over, no final LSN to report',
+    ['wait'],
+    /no final LSN; the lease runs out/,
+  ],
   ['a demoted holder keeps the lease and stays out of writes', input({ name: 'a', local: primaryHere, snapshot: snapshot({ leader: leader('a', { phase: 'demoted', candidate: 'b' }) }) }), 'handed over, waiting for the candidate', ['demote', 'renew'], /stay out of writes/],
   ['a primary that is not the holder demotes at once', input({ local: primaryHere }), 'primary without the lease', ['demote'], /lease belongs to a/],
   ['a replica of the leader waits', input({}), 'replica of the leader', ['wait'], /streaming from a/],
@@ -139,7 +146,8 @@ describe('agent rules', () => {
         d.actions.map((a) => a.type),
         actions,
       );
-      assert.match(d.actions.map((a) => a.reason).join('; '), reason);
+      assert.match(d.actions.map((a) => a.reason.text).join('; '), reason);
+      assert.ok(d.actions.every((a) => typeof a.reason.code === 'string' && a.reason.code.length > 0));
     });
   }
 
@@ -147,7 +155,7 @@ describe('agent rules', () => {
     // Prepare
     const rewindOf = (local: LocalState): unknown => decideAgent(input({ local })).actions.find((a) => a.type === 'follow');
     // Act + Assess
-    assert.deepEqual(rewindOf(stoppedPrimary), { type: 'follow', leader: 'a', rewind: true, reason: 'start as a replica of a' });
+    assert.deepEqual(rewindOf(stoppedPrimary), { type: 'follow', leader: 'a', rewind: true, reason: { code: 'replica_follow', text: 'start as a replica of a' } });
     assert.equal((rewindOf({ ...stoppedPrimary, wasPrimary: false, cleanShutdown: true }) as { rewind: boolean }).rewind, true);
     assert.equal((rewindOf({ ...stoppedPrimary, wasPrimary: false, cleanShutdown: false }) as { rewind: boolean }).rewind, false);
   });

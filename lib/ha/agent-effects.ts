@@ -1,0 +1,115 @@
+// What the agent's step machine (agent-step.ts) hears and asks for.
+//
+// Protocol: each step returns effects to run in order. All but the last are
+// instant (a log line, the in-process fence timer); the last is either a
+// call, whose outcome is the next `result` event, or the end of the loop
+// (`sleep`, `exit`). A `detached` effect is run beside the loop and reports
+// nothing back.
+import type { ClusterConfig, MemberStatus, SyncState } from '../dcs/items.js';
+import type { ClusterSnapshot, Grant, HolderWrite } from '../dcs/store.js';
+import type { LocalState, Reason } from './agent.js';
+import type { ReplicationReading, SyncSpec } from './agent-sync.js';
+
+/** What the agent reads of a running server. */
+export interface PgReading {
+  readonly inRecovery: boolean;
+  readonly timeline: number;
+  readonly currentLsn: number | null;
+  readonly receivedLsn: number | null;
+  readonly replayedLsn: number | null;
+  readonly systemId: string;
+  /** ms; a new value is a new postmaster. */
+  readonly postmasterStartedAt: number;
+  readonly receiverStreaming: boolean;
+}
+
+export type AgentEvent =
+  /** A loop begins: the cluster as read (null: the store could not be read) and the local server. */
+  | {
+      readonly type: 'tick';
+      readonly now: number;
+      readonly snapshot: ClusterSnapshot | null;
+      readonly local: LocalState;
+      readonly status: PgReading | null;
+      readonly shuttingDown: boolean;
+    }
+  /** The outcome of the last call effect. */
+  | { readonly type: 'result'; readonly now: number; readonly outcome: Outcome }
+  /** The in-process fence timer fired; `standbySignal`: the data directory has one (nothing to fence). */
+  | { readonly type: 'fenceDue'; readonly now: number; readonly standbySignal: boolean };
+
+export type Outcome =
+  | { readonly kind: 'ok' }
+  | { readonly kind: 'status'; readonly status: PgReading | null }
+  /** A store write whose condition held; `item` is what is stored now. */
+  | { readonly kind: 'written'; readonly item: { readonly version: number; readonly term?: number } }
+  /** A store write whose condition failed: a lost race, `current` the winner. */
+  | { readonly kind: 'lost'; readonly current: { readonly [k: string]: unknown } | null }
+  /** The call failed: store unavailable, a PostgreSQL command or the keeper failed. */
+  | { readonly kind: 'error'; readonly message: string }
+  | { readonly kind: 'control'; readonly clusterState: string; readonly checkpointLsn: number; readonly systemId: string }
+  | { readonly kind: 'replication'; readonly rows: readonly ReplicationReading[] }
+  | { readonly kind: 'running'; readonly running: boolean }
+  | { readonly kind: 'promoted'; readonly durationMs: number }
+  | { readonly kind: 'rewound'; readonly rewound: boolean; readonly durationMs: number };
+
+export type StoreOp =
+  | { readonly op: 'grantFirst'; readonly grant: Omit<Grant, 'grantedAt'> }
+  | { readonly op: 'renew'; readonly w: HolderWrite & { readonly lastLsn: number; readonly timeline: number } }
+  | { readonly op: 'confirm'; readonly w: HolderWrite & { readonly lastLsn: number; readonly timeline: number } }
+  | { readonly op: 'completeHandover'; readonly w: HolderWrite & { readonly finalLsn: number } }
+  | { readonly op: 'release'; readonly w: HolderWrite & { readonly lastLsn: number } }
+  | { readonly op: 'putSync'; readonly state: SyncState; readonly expectedVersion: number | null }
+  | { readonly op: 'initialize'; readonly init: { readonly initializedBy: string; readonly systemId?: string }; readonly expectedVersion: number | null }
+  | { readonly op: 'putConfig'; readonly config: ClusterConfig };
+
+/** A member to copy from or stream from, by its address in the store. */
+export interface UpstreamRef {
+  readonly name: string;
+  readonly connUrl: string;
+}
+
+export type PgOp =
+  | { readonly op: 'start' }
+  /** Writes standby.signal, then starts: read-only whatever the data directory last was. */
+  | { readonly op: 'startStandby' }
+  | { readonly op: 'promote' }
+  | { readonly op: 'stop'; readonly mode: 'fast' | 'immediate' }
+  | { readonly op: 'checkpoint' }
+  | { readonly op: 'controldata' }
+  | { readonly op: 'clone'; readonly from: UpstreamRef; readonly expectedSystemId: string | undefined }
+  | { readonly op: 'rewind'; readonly from: UpstreamRef }
+  | { readonly op: 'follow'; readonly from: UpstreamRef; readonly expectedSystemId: string | undefined }
+  | { readonly op: 'setSync'; readonly spec: SyncSpec | null }
+  | { readonly op: 'replication' }
+  | { readonly op: 'createSlots'; readonly members: readonly string[] }
+  | { readonly op: 'isRunning' }
+  /** Writes this node's bootstrap marker, then empties the data directory when `wipe`. */
+  | { readonly op: 'prepareBootstrap'; readonly wipe: boolean }
+  | { readonly op: 'initdb' }
+  | { readonly op: 'clearBootstrapMarker' }
+  | { readonly op: 'ensureReplicationRole' };
+
+/** The member item fields the step decides; the shell adds identity and wall time. */
+export type HeartbeatFields = Pick<MemberStatus, 'role' | 'state' | 'timeline' | 'lsn' | 'replayLsn' | 'systemId'>;
+
+export type Effect =
+  | { readonly type: 'log'; readonly level: 'info' | 'warn' | 'error'; readonly reason: Reason; readonly situation?: string }
+  /** Sets (or clears, null) the in-process fence timer, monotonic ms. */
+  | { readonly type: 'fenceTimer'; readonly at: number | null }
+  | { readonly type: 'readStatus' }
+  | { readonly type: 'store'; readonly op: StoreOp }
+  | { readonly type: 'heartbeat'; readonly fields: HeartbeatFields; readonly expectedVersion: number | null }
+  | { readonly type: 'pg'; readonly op: PgOp; readonly detached?: boolean }
+  /** Arm: past `deadline` (monotonic ms) the keeper stops a writable PostgreSQL. */
+  | { readonly type: 'keeper'; readonly op: 'arm'; readonly deadline: number }
+  | { readonly type: 'keeper'; readonly op: 'disarm' }
+  | { readonly type: 'sleep'; readonly ms: number }
+  /** The agent ends: a refusal (it must not run here) or the end of a clean shutdown. */
+  | { readonly type: 'exit'; readonly refused: Reason | null };
+
+export type CallEffect = Extract<Effect, { type: 'readStatus' | 'store' | 'heartbeat' | 'pg' | 'keeper' }>;
+
+export function isCall(e: Effect): e is CallEffect {
+  return (e.type === 'readStatus' || e.type === 'store' || e.type === 'heartbeat' || e.type === 'pg' || e.type === 'keeper') && !(e.type === 'pg' && e.detached === true);
+}

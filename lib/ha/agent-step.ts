@@ -1,0 +1,796 @@
+// The node agent as a pure step machine: agentStep(state, event) -> { state,
+// effects }. Time is an input (`now`, monotonic ms); nothing here reads a
+// clock, a socket or a file. Each loop begins with a `tick` (the cluster as
+// read, the local PostgreSQL as read); decideAgent's rule table chooses the
+// actions; each action runs as steps, one call effect at a time, and the
+// outcome of each call is the next event. A lost race or an error stops the
+// loop's remaining actions: the next tick plans again from a fresh read.
+//
+// Invariants:
+// - PostgreSQL takes writes only inside a lease this node holds by a
+//   successful CAS: a promotion renews its grant (holder and term) first,
+//   then arms the fence keeper with deadline = send time of that renew +
+//   ttl - safetyMargin, then (synchronous mode) makes every commit wait for a
+//   standby, then promotes, then confirms granted -> active.
+// - The lease is counted from the SEND time of the renew or confirm that
+//   succeeded (`now` of the event that issued it), never from its answer.
+// - A handover renews first, so its checkpoint and shutdown run inside a
+//   fresh lease; it reports a final LSN only after a clean shutdown.
+// - A data directory is emptied only on this node's own evidence (its
+//   bootstrap marker, no postmaster running), never on the store's word.
+import type { ClusterConfig, MemberStatus, MemberTags } from '../dcs/items.js';
+import type { ClusterSnapshot } from '../dcs/store.js';
+import { decideAgent, r, type AgentAction, type LocalState, type Reason, type ReasonCode } from './agent.js';
+import type { AgentEvent, CallEffect, Effect, HeartbeatFields, Outcome, PgReading, StoreOp } from './agent-effects.js';
+import { ANY_STANDBY, resolveSync, type SyncStep } from './agent-sync.js';
+
+export type * from './agent-effects.js';
+
+export const LOCAL_PHASES = ['uninitialized', 'stopped', 'starting', 'running', 'demoting', 'stopping', 'initializing', 'cloning', 'rewinding'] as const;
+/** What this node's PostgreSQL is doing, as far as the agent made it so. */
+export type LocalPhase = (typeof LOCAL_PHASES)[number];
+
+/** Fixed for the life of the process. */
+export interface AgentParams {
+  readonly name: string;
+  readonly tags: MemberTags;
+  /** Time held back from the lease for the fencing itself, ms. */
+  readonly safetyMarginMs: number;
+  /** Polling interval while the cluster is in transition, ms. */
+  readonly fastPollMs: number;
+  /** A fence keeper outside the agent holds the deadline; without one only the in-process timer does. */
+  readonly keeper: boolean;
+  /** This member's conn URL: another member heartbeating under this name is reported. */
+  readonly connUrl: string;
+}
+
+export interface LeaseHeld {
+  readonly term: number | null;
+  /** Monotonic ms at which the last successful renew or confirm was sent. */
+  readonly sentAt: number | null;
+}
+
+export interface AgentState {
+  readonly config: ClusterConfig;
+  readonly snapshot: ClusterSnapshot | null;
+  readonly local: LocalState;
+  /** The running server's last reading, timeline made sticky. */
+  readonly status: PgReading | null;
+  readonly phase: LocalPhase;
+  /** /primary answers 503 from the moment a demotion starts. */
+  readonly demoting: boolean;
+  readonly lease: LeaseHeld;
+  /** The in-process fence timer's deadline, monotonic ms. */
+  readonly fenceAt: number | null;
+  /** The keeper acknowledged an arm and no disarm since. */
+  readonly keeperArmed: boolean;
+  /** Since when the WAL receiver has not streamed while this replica's timeline is behind the leader's. */
+  readonly stuckSince: number | null;
+  /** The highest timeline seen since this postmaster started. */
+  readonly seenTimeline: { readonly started: number; readonly timeline: number } | null;
+  /** When this node first saw the leader item's current version. */
+  readonly leaderSeen: { readonly version: number; readonly at: number } | null;
+  /** Synchronous standbys not settled yet: poll fast. */
+  readonly syncPending: boolean;
+  readonly shuttingDown: boolean;
+  /** The loop in progress; null between loops. */
+  readonly run: Run | null;
+}
+
+export interface Run {
+  readonly situation: string;
+  readonly actions: readonly AgentAction[];
+  readonly index: number;
+  readonly step: string;
+  readonly data: StepData;
+  /** The kind of call whose outcome is awaited. */
+  readonly awaiting: CallEffect['type'] | null;
+}
+
+/** What the steps of one action carry from one to the next. */
+export interface StepData {
+  readonly w?: { readonly holder: string; readonly term: number; readonly lastLsn: number; readonly timeline: number };
+  readonly sent?: number;
+  readonly version?: number;
+  readonly wipe?: boolean;
+  readonly mode?: 'fast' | 'immediate';
+  /** Where a sub-procedure (demote, sync) continues. */
+  readonly after?: string;
+  readonly sync?: { readonly steps: readonly SyncStep[]; readonly i: number; readonly pendingAfter: boolean };
+}
+
+export interface StepResult {
+  readonly state: AgentState;
+  readonly effects: readonly Effect[];
+}
+
+const EMPTY_LOCAL: LocalState = { empty: true, systemId: null, running: false, inRecovery: null, following: null, wasPrimary: false };
+
+export function initialAgentState(config: ClusterConfig): AgentState {
+  return {
+    config,
+    snapshot: null,
+    local: EMPTY_LOCAL,
+    status: null,
+    phase: 'stopped',
+    demoting: false,
+    lease: { term: null, sentAt: null },
+    fenceAt: null,
+    keeperArmed: false,
+    stuckSince: null,
+    seenTimeline: null,
+    leaderSeen: null,
+    syncPending: false,
+    shuttingDown: false,
+    run: null,
+  };
+}
+
+type Draft = { -readonly [K in keyof AgentState]: AgentState[K] };
+
+/** A step's verdict: wait for a call, run another step now, or end the action. */
+type Next =
+  | { readonly call: CallEffect; readonly step: string; readonly data?: StepData }
+  | { readonly goto: string; readonly data?: StepData }
+  | 'done'
+  | 'stop'
+  | 'end'
+  | { readonly exit: Reason | null };
+
+interface Ctx {
+  readonly d: Draft;
+  readonly p: AgentParams;
+  readonly now: number;
+  readonly out: Effect[];
+  readonly data: StepData;
+  readonly action: AgentAction | null;
+}
+
+export function agentStep(state: AgentState, event: AgentEvent, p: AgentParams): StepResult {
+  const d: Draft = { ...state };
+  const out: Effect[] = [];
+  switch (event.type) {
+    case 'tick':
+      onTick(d, p, event, out);
+      break;
+    case 'result':
+      if (d.run !== null) drive(d, p, event.now, out, event.outcome);
+      break;
+    case 'fenceDue':
+      onFenceDue(d, event.now, event.standbySignal, out);
+      break;
+  }
+  return { state: d, effects: out };
+}
+
+function onTick(d: Draft, p: AgentParams, e: Extract<AgentEvent, { type: 'tick' }>, out: Effect[]): void {
+  d.snapshot = e.snapshot;
+  if (e.snapshot?.config) d.config = e.snapshot.config.config;
+  const l = e.snapshot?.leader ?? null;
+  if (l !== null && (d.leaderSeen === null || d.leaderSeen.version !== l.version)) d.leaderSeen = { version: l.version, at: e.now };
+  const status = sticky(d, e.status);
+  d.status = status;
+  d.local = { ...e.local, receiverStuckMs: receiverStuck(d, status, e.now) };
+  d.phase = e.local.running ? 'running' : e.local.empty ? 'uninitialized' : 'stopped';
+  if (!e.local.running || e.local.inRecovery !== false) d.demoting = false;
+  d.shuttingDown = d.shuttingDown || e.shuttingDown;
+  // A malformed leader item (or initialize item, for a node without data) is read as "the store cannot tell":
+  // the lease clock runs and fences at its deadline, and nothing is bootstrapped, promoted or demoted on it.
+  // Other malformed items are set aside: with data here, no rule acts on an initialize item that is not there.
+  const blind = e.snapshot !== null && e.snapshot.malformed.some((m) => m.kind === 'leader' || (m.kind === 'initialize' && e.local.empty));
+  const decision = decideAgent({
+    name: p.name,
+    tags: p.tags,
+    snapshot: blind ? null : e.snapshot,
+    config: d.config,
+    local: d.local,
+    lease: { now: e.now, lastRenewSentAt: d.lease.sentAt, term: d.lease.term },
+    shuttingDown: d.shuttingDown,
+    safetyMarginMs: p.safetyMarginMs,
+  });
+  d.run = { situation: decision.situation, actions: decision.actions, index: 0, step: 'begin', data: {}, awaiting: null };
+  drive(d, p, e.now, out, null);
+}
+
+function onFenceDue(d: Draft, now: number, standbySignal: boolean, out: Effect[]): void {
+  if (d.lease.term === null || d.lease.sentAt === null || d.fenceAt === null || now < d.fenceAt) return;
+  // A standby takes no writes: nothing to fence.
+  if (standbySignal) return;
+  out.push(log('warn', 'fence_deadline', `fencing: no successful renew of term ${d.lease.term} for ${seconds(now - d.lease.sentAt)}; stopping PostgreSQL`));
+  d.demoting = true;
+  d.phase = 'demoting';
+  d.lease = { term: null, sentAt: null };
+  d.fenceAt = null;
+  out.push({ type: 'fenceTimer', at: null });
+  out.push({ type: 'pg', op: { op: 'stop', mode: 'immediate' }, detached: true });
+}
+
+/** Steps whose code reads an error outcome itself; any other step stops the loop's actions on one. */
+const READS_ERRORS = new Set([
+  'tfl:armed',
+  'promote:armed',
+  'promote:confirmArmed',
+  'confirm:armed',
+  'renew:armed',
+  'handover:armed',
+  'handover:checkpointed',
+  'tail:probed',
+  'tail:disarmed',
+  'tail:beat',
+  'slots:done',
+]);
+
+function drive(d: Draft, p: AgentParams, now: number, out: Effect[], first: Outcome | null): void {
+  let outcome = first;
+  for (;;) {
+    const run = d.run;
+    if (run === null) return;
+    const action = run.step.startsWith('tail') ? null : (run.actions[run.index] ?? null);
+    let next: Next;
+    if (outcome?.kind === 'error' && !READS_ERRORS.has(run.step)) {
+      const what = action?.type ?? 'loop';
+      out.push(log('error', run.awaiting === 'store' ? 'store_unavailable' : 'pg_failed', `${what} failed: ${outcome.message}`, run.situation));
+      next = 'stop';
+    } else if (action === null && !run.step.startsWith('tail')) {
+      next = { goto: 'tail' };
+    } else {
+      next = step({ d, p, now, out, data: run.data, action }, run.step, outcome);
+    }
+    outcome = null;
+    const cur = d.run as Run;
+    if (next === 'done') {
+      const index = cur.index + 1;
+      d.run = { ...cur, index, step: index < cur.actions.length ? 'begin' : 'tail', data: {}, awaiting: null };
+    } else if (next === 'stop') {
+      d.run = { ...cur, step: 'tail', data: {}, awaiting: null };
+    } else if (next === 'end') {
+      d.run = null;
+      return;
+    } else if ('exit' in next) {
+      out.push({ type: 'exit', refused: next.exit });
+      d.run = null;
+      return;
+    } else if ('goto' in next) {
+      d.run = { ...cur, step: next.goto, data: next.data ?? cur.data, awaiting: null };
+    } else {
+      d.run = { ...cur, step: next.step, data: next.data ?? cur.data, awaiting: next.call.type };
+      out.push(next.call);
+      return;
+    }
+  }
+}
+
+function step(c: Ctx, name: string, o: Outcome | null): Next {
+  if (name.startsWith('tail')) return tail(c, name, o);
+  if (name.startsWith('demote:')) return demoteStep(c, name);
+  if (name.startsWith('sync:')) return syncStep(c, name, o);
+  if (name.startsWith('slots:')) return name === 'slots:begin' ? createSlots(c) : 'done';
+  const a = c.action as AgentAction;
+  if (name === 'begin' && a.type !== 'wait' && a.type !== 'renew') {
+    c.out.push({ type: 'log', level: 'info', reason: { code: a.reason.code, text: `${a.type}: ${a.reason.text}` }, situation: c.d.run?.situation });
+  }
+  switch (a.type) {
+    case 'wait':
+      return 'done';
+    case 'refuse':
+      return { exit: a.reason };
+    case 'stop':
+      return name === 'begin' ? pgCall(c, 'stopping', { op: 'stop', mode: 'fast' }, 'stop:stopped') : 'done';
+    case 'startStandby':
+      return name === 'begin' ? pgCall(c, 'starting', { op: 'startStandby' }, 'startStandby:started') : 'done';
+    case 'startPrimary':
+      return startPrimary(c, name, o);
+    case 'clone':
+      return clone(c, a, name);
+    case 'bootstrap':
+      return bootstrap(c, name, o);
+    case 'takeFirstLease':
+      return takeFirstLease(c, name, o);
+    case 'promote':
+      return promote(c, a, name, o);
+    case 'confirm':
+      return confirm(c, a.term, name, o);
+    case 'renew':
+      return renew(c, a.term, name, o);
+    case 'handover':
+      return handover(c, a.term, name, o);
+    case 'demote':
+      return { goto: 'demote:begin', data: { mode: a.mode, after: 'done' } };
+    case 'follow':
+      return follow(c, a, name, o);
+    case 'release':
+      return release(c, a.term, name, o);
+  }
+}
+
+// ---- actions ---------------------------------------------------------------
+
+function startPrimary(c: Ctx, name: string, o: Outcome | null): Next {
+  switch (name) {
+    case 'begin':
+      return pgCall(c, 'starting', { op: 'start' }, 'startPrimary:started');
+    case 'startPrimary:started':
+      return { call: { type: 'readStatus' }, step: 'startPrimary:status' };
+    case 'startPrimary:status':
+      return readStatus(c, o)?.inRecovery === true ? { call: { type: 'pg', op: { op: 'promote' } }, step: 'startPrimary:promoted' } : 'done';
+    default:
+      return 'done';
+  }
+}
+
+function clone(c: Ctx, a: Extract<AgentAction, { type: 'clone' }>, name: string): Next {
+  const snap = c.d.snapshot;
+  switch (name) {
+    case 'begin': {
+      const from = snap?.members.find((m) => m.name === a.from);
+      if (from === undefined) return 'stop';
+      return pgCall(c, 'cloning', { op: 'clone', from: { name: from.name, connUrl: from.connUrl }, expectedSystemId: snap?.initialize?.systemId }, 'clone:cloned');
+    }
+    case 'clone:cloned':
+      return pgCall(c, 'starting', { op: 'start' }, 'clone:started');
+    default:
+      return 'done';
+  }
+}
+
+/** Wins (or resumes) the initialize race, then initdb, records the system identifier, starts the new primary. */
+function bootstrap(c: Ctx, name: string, o: Outcome | null): Next {
+  const { d, p } = c;
+  const snap = d.snapshot;
+  switch (name) {
+    case 'begin': {
+      const local = d.local;
+      const hasFiles = local.hasFiles ?? !local.empty;
+      if (hasFiles) {
+        if (local.bootstrapMarker !== true) {
+          c.out.push(log('error', 'bootstrap_foreign_files', 'bootstrap needs an empty data directory, but it holds files that no bootstrap of this node left (no bootstrap marker): leaving them untouched; move them away to bootstrap here'));
+          return 'stop';
+        }
+        if (local.postmasterRunning ?? local.running) {
+          c.out.push(log('error', 'bootstrap_postmaster_running', 'a postmaster runs in the data directory: not emptying it'));
+          return 'stop';
+        }
+      }
+      const init = snap?.initialize ?? null;
+      if (init === null) return storeCall({ op: 'initialize', init: { initializedBy: p.name }, expectedVersion: null }, 'bootstrap:won', { wipe: hasFiles });
+      if (init.initializedBy === p.name && init.systemId === undefined) return { goto: 'bootstrap:initdb', data: { wipe: hasFiles, version: init.version } };
+      return 'stop';
+    }
+    case 'bootstrap:won':
+      if (o?.kind !== 'written') {
+        c.out.push(log('info', 'initialize_lost', `${String(o?.kind === 'lost' ? o.current?.initializedBy : 'another member')} won the initialize race: will clone`));
+        return 'stop';
+      }
+      return { goto: 'bootstrap:initdb', data: { ...c.data, version: o.item.version } };
+    case 'bootstrap:initdb':
+      c.out.push(log('info', 'initdb', 'won the initialize race: initdb'));
+      return pgCall(c, 'initializing', { op: 'prepareBootstrap', wipe: c.data.wipe === true }, 'bootstrap:prepared');
+    case 'bootstrap:prepared':
+      return { call: { type: 'pg', op: { op: 'initdb' } }, step: 'bootstrap:initialized' };
+    case 'bootstrap:initialized':
+      return { call: { type: 'pg', op: { op: 'controldata' } }, step: 'bootstrap:control' };
+    case 'bootstrap:control':
+      if (o?.kind !== 'control') return 'stop';
+      return storeCall({ op: 'initialize', init: { initializedBy: p.name, systemId: o.systemId }, expectedVersion: c.data.version ?? null }, 'bootstrap:recorded');
+    case 'bootstrap:recorded':
+      if (o?.kind !== 'written') return 'stop';
+      return { call: { type: 'pg', op: { op: 'clearBootstrapMarker' } }, step: 'bootstrap:cleared' };
+    case 'bootstrap:cleared':
+      if (snap?.config === null || snap?.config === undefined) return storeCall({ op: 'putConfig', config: d.config }, 'bootstrap:configured');
+      return { goto: 'bootstrap:configured' };
+    case 'bootstrap:configured':
+      return pgCall(c, 'starting', { op: 'start' }, 'bootstrap:started');
+    case 'bootstrap:started':
+      return { call: { type: 'pg', op: { op: 'ensureReplicationRole' } }, step: 'bootstrap:roled' };
+    default:
+      return 'done';
+  }
+}
+
+function takeFirstLease(c: Ctx, name: string, o: Outcome | null): Next {
+  switch (name) {
+    case 'begin':
+      return { call: { type: 'readStatus' }, step: 'tfl:status' };
+    case 'tfl:status': {
+      const status = readStatus(c, o);
+      const grant = { holder: c.p.name, expected: null, previous: null, lastLsn: status?.currentLsn ?? 0, timeline: status?.timeline ?? 1, reason: `bootstrap by ${c.p.name}`, kind: 'bootstrap' as const };
+      return storeCall({ op: 'grantFirst', grant }, 'tfl:granted', { sent: c.now });
+    }
+    case 'tfl:granted':
+      if (o?.kind !== 'written') return 'stop';
+      return holdLease(c, o.item.term ?? 1, c.data.sent ?? c.now, 'tfl:armed');
+    default:
+      keeperAnswer(c, o);
+      return 'done';
+  }
+}
+
+function promote(c: Ctx, a: Extract<AgentAction, { type: 'promote' }>, name: string, o: Outcome | null): Next {
+  const { d } = c;
+  const leader = d.snapshot?.leader;
+  switch (name) {
+    case 'begin':
+      return { call: { type: 'readStatus' }, step: 'promote:before' };
+    case 'promote:before': {
+      // The lease first, by CAS on holder and term (a renew keeps a grant's phase): a grant that cannot be
+      // taken so is void for this node.
+      const before = readStatus(c, o);
+      const w = { holder: c.p.name, term: a.term, lastLsn: walPosition(before) ?? leader?.lastLsn ?? 0, timeline: before?.timeline ?? leader?.timeline ?? 1 };
+      return storeCall({ op: 'renew', w }, 'promote:renewed', { w, sent: c.now });
+    }
+    case 'promote:renewed':
+      if (o?.kind !== 'written') {
+        const cur = o?.kind === 'lost' ? o.current : null;
+        c.out.push(log('warn', 'grant_void', `cannot take term ${a.term}: the lease is ${cur === null ? 'gone' : `${String(cur.holder)}'s, term ${String(cur.term)}`}; not promoting`));
+        return 'stop';
+      }
+      return holdLease(c, a.term, c.data.sent ?? c.now, 'promote:armed');
+    case 'promote:armed':
+      // Only once the keeper holds the deadline may PostgreSQL take writes.
+      if (!keeperAnswer(c, o)) return 'stop';
+      if (d.config.synchronousMode) {
+        // No commit is acknowledged before a standby has it: from the first write on.
+        return { call: { type: 'pg', op: { op: 'setSync', spec: ANY_STANDBY } }, step: 'promote:syncSet' };
+      }
+      return { goto: 'promote:promote' };
+    case 'promote:syncSet':
+      d.syncPending = true;
+      return { goto: 'promote:promote' };
+    case 'promote:promote':
+      return { call: { type: 'pg', op: { op: 'promote' } }, step: 'promote:promoted' };
+    case 'promote:promoted':
+      c.out.push(log('info', 'promoted', `promoted in ${o?.kind === 'promoted' ? o.durationMs.toFixed(0) : '?'} ms`));
+      if (a.via === 'confirm') return { call: { type: 'readStatus' }, step: 'promote:after' };
+      return { goto: 'slots:begin' };
+    case 'promote:after': {
+      const after = readStatus(c, o);
+      const w = c.data.w ?? { holder: c.p.name, term: a.term, lastLsn: 0, timeline: 1 };
+      return storeCall({ op: 'confirm', w: { ...w, lastLsn: walPosition(after) ?? w.lastLsn, timeline: after?.timeline ?? w.timeline } }, 'promote:confirmed', { ...c.data, sent: c.now });
+    }
+    case 'promote:confirmed':
+      if (o?.kind === 'written') return holdLease(c, a.term, c.data.sent ?? c.now, 'promote:confirmArmed');
+      c.out.push(log('warn', 'confirm_lost', `the confirm of term ${a.term} lost the race: the next loop re-plans`));
+      return { goto: 'slots:begin' };
+    case 'promote:confirmArmed':
+      keeperAnswer(c, o);
+      return { goto: 'slots:begin' };
+    default:
+      return 'done';
+  }
+}
+
+function confirm(c: Ctx, term: number, name: string, o: Outcome | null): Next {
+  switch (name) {
+    case 'begin':
+      return { call: { type: 'readStatus' }, step: 'confirm:status' };
+    case 'confirm:status': {
+      const status = readStatus(c, o);
+      return storeCall({ op: 'confirm', w: { holder: c.p.name, term, lastLsn: status?.currentLsn ?? 0, timeline: status?.timeline ?? 1 } }, 'confirm:confirmed', { sent: c.now });
+    }
+    case 'confirm:confirmed':
+      if (o?.kind !== 'written') return 'stop';
+      return holdLease(c, term, c.data.sent ?? c.now, 'confirm:armed');
+    case 'confirm:armed':
+      keeperAnswer(c, o);
+      return { goto: 'slots:begin' };
+    default:
+      return 'done';
+  }
+}
+
+function renew(c: Ctx, term: number, name: string, o: Outcome | null): Next {
+  const { d } = c;
+  const leader = d.snapshot?.leader;
+  switch (name) {
+    case 'begin':
+      return d.local.running ? { call: { type: 'readStatus' }, step: 'renew:status' } : { goto: 'renew:status' };
+    case 'renew:status': {
+      const status = o === null ? null : readStatus(c, o);
+      const w = { holder: c.p.name, term, lastLsn: status?.currentLsn ?? leader?.lastLsn ?? 0, timeline: status?.timeline ?? leader?.timeline ?? 1 };
+      return storeCall({ op: 'renew', w }, 'renew:renewed', { sent: c.now });
+    }
+    case 'renew:renewed':
+      if (o?.kind !== 'written') {
+        c.out.push(log('warn', 'lease_lost', `lease lost (term ${term}): demoting at once`));
+        return { goto: 'demote:begin', data: { mode: 'immediate', after: 'stop' } };
+      }
+      return holdLease(c, term, c.data.sent ?? c.now, 'renew:armed');
+    case 'renew:armed':
+      keeperAnswer(c, o);
+      if (d.config.synchronousMode || d.snapshot?.sync?.leader === c.p.name) return { goto: 'sync:begin', data: { after: 'done' } };
+      return 'done';
+    default:
+      return 'done';
+  }
+}
+
+function handover(c: Ctx, term: number, name: string, o: Outcome | null): Next {
+  const { d } = c;
+  const leader = d.snapshot?.leader;
+  switch (name) {
+    case 'begin': {
+      // A fresh lease first: the handover runs inside it, never past it.
+      const w = { holder: c.p.name, term, lastLsn: walPosition(d.status) ?? leader?.lastLsn ?? 0, timeline: d.status?.timeline ?? leader?.timeline ?? 1 };
+      return storeCall({ op: 'renew', w }, 'handover:renewed', { sent: c.now });
+    }
+    case 'handover:renewed':
+      if (o?.kind !== 'written') {
+        c.out.push(log('warn', 'lease_lost', `lease lost (term ${term}) as the handover began: demoting at once`));
+        return { goto: 'demote:begin', data: { mode: 'immediate', after: 'stop' } };
+      }
+      return holdLease(c, term, c.data.sent ?? c.now, 'handover:armed');
+    case 'handover:armed':
+      keeperAnswer(c, o);
+      // A checkpoint while still serving leaves the shutdown checkpoint little to write: a shorter write gap.
+      return { call: { type: 'pg', op: { op: 'checkpoint' } }, step: 'handover:checkpointed' };
+    case 'handover:checkpointed':
+      if (o?.kind === 'error') c.out.push(log('warn', 'checkpoint_failed', `checkpoint before handing over failed: ${o.message}`));
+      d.demoting = true;
+      return pgCall(c, 'demoting', { op: 'stop', mode: 'fast' }, 'handover:stopped');
+    case 'handover:stopped':
+      return { call: { type: 'pg', op: { op: 'controldata' } }, step: 'handover:control' };
+    case 'handover:control':
+      // Only a clean shutdown's checkpoint is the end of WAL: anything else must not be reported as the final LSN.
+      if (o?.kind !== 'control' || o.clusterState !== 'shut down') {
+        c.out.push(log('warn', 'handover_unclean', `PostgreSQL did not shut down cleanly (${o?.kind === 'control' ? o.clusterState : 'unknown'}): no final LSN to report; the arbiter will judge the lease`));
+        return 'stop';
+      }
+      return storeCall({ op: 'completeHandover', w: { holder: c.p.name, term, finalLsn: o.checkpointLsn } }, 'handover:completed');
+    default:
+      return o?.kind === 'written' ? 'done' : 'stop';
+  }
+}
+
+function follow(c: Ctx, a: Extract<AgentAction, { type: 'follow' }>, name: string, o: Outcome | null): Next {
+  const { d } = c;
+  const snap = d.snapshot;
+  const leader = snap?.members.find((m) => m.name === a.leader);
+  if (leader === undefined) return 'stop';
+  const from = { name: leader.name, connUrl: leader.connUrl };
+  switch (name) {
+    case 'begin':
+      // A follower holds no lease: no fence timer may stop it later.
+      d.fenceAt = null;
+      c.out.push({ type: 'fenceTimer', at: null });
+      d.lease = { term: null, sentAt: null };
+      if (d.local.running && d.local.inRecovery === true && !a.rewind) {
+        return { call: { type: 'pg', op: { op: 'follow', from, expectedSystemId: snap?.initialize?.systemId } }, step: 'follow:done' };
+      }
+      if (d.local.running) return { goto: 'demote:begin', data: { mode: 'fast', after: 'follow:restart' } };
+      return { goto: 'follow:restart' };
+    case 'follow:restart':
+      if (a.rewind) return pgCall(c, 'rewinding', { op: 'rewind', from }, 'follow:rewound');
+      return { call: { type: 'pg', op: { op: 'follow', from, expectedSystemId: snap?.initialize?.systemId } }, step: 'follow:start' };
+    case 'follow:rewound':
+      c.out.push(log('info', 'rewound', `pg_rewind ${o?.kind === 'rewound' && o.rewound ? 'rewound' : 'found nothing to rewind'} in ${o?.kind === 'rewound' ? o.durationMs.toFixed(0) : '?'} ms`));
+      return { goto: 'follow:start' };
+    case 'follow:start':
+      return pgCall(c, 'starting', { op: 'start' }, 'follow:done');
+    default:
+      return 'done';
+  }
+}
+
+function release(c: Ctx, term: number, name: string, o: Outcome | null): Next {
+  const { d } = c;
+  if (name === 'begin') return storeCall({ op: 'release', w: { holder: c.p.name, term, lastLsn: d.snapshot?.leader?.lastLsn ?? 0 } }, 'release:released');
+  d.fenceAt = null;
+  c.out.push({ type: 'fenceTimer', at: null });
+  d.lease = { term: null, sentAt: null };
+  return o?.kind === 'written' ? 'done' : 'stop';
+}
+
+// ---- sub-procedures ----------------------------------------------------------
+
+/** Stops taking writes: 503 on /primary first, then PostgreSQL stops. The keeper keeps its deadline until a later loop sees PostgreSQL not writable. */
+function demoteStep(c: Ctx, name: string): Next {
+  const { d } = c;
+  if (name === 'demote:begin') {
+    d.demoting = true;
+    d.lease = { term: null, sentAt: null };
+    return pgCall(c, 'demoting', { op: 'stop', mode: c.data.mode ?? 'fast' }, 'demote:stopped');
+  }
+  d.fenceAt = null;
+  c.out.push({ type: 'fenceTimer', at: null });
+  d.phase = 'stopped';
+  return continueWith(c.data.after);
+}
+
+/** Keeps synchronous_standby_names and the sync item consistent (agent-sync.ts). */
+function syncStep(c: Ctx, name: string, o: Outcome | null): Next {
+  const { d, p } = c;
+  const snap = d.snapshot;
+  const term = d.lease.term ?? snap?.leader?.term ?? 0;
+  switch (name) {
+    case 'sync:begin':
+      if (snap === null) return continueWith(c.data.after);
+      if (d.config.synchronousMode) return { call: { type: 'pg', op: { op: 'replication' } }, step: 'sync:rows' };
+      return { goto: 'sync:rows' };
+    case 'sync:rows': {
+      if (snap === null) return continueWith(c.data.after);
+      const plan = resolveSync({ name: p.name, term, config: d.config, snapshot: snap, replication: o?.kind === 'replication' ? o.rows : null });
+      return { goto: 'sync:next', data: { ...c.data, sync: { steps: plan.steps, i: 0, pendingAfter: plan.pendingAfter } } };
+    }
+    case 'sync:next': {
+      const sync = c.data.sync;
+      if (sync === undefined) return continueWith(c.data.after);
+      const s = sync.steps[sync.i];
+      if (s === undefined) {
+        d.syncPending = sync.pendingAfter;
+        return continueWith(c.data.after);
+      }
+      const data = { ...c.data, sync: { ...sync, i: sync.i + 1 } };
+      if (s.kind === 'pg') return { call: { type: 'pg', op: { op: 'setSync', spec: s.spec } }, step: 'sync:next', data };
+      return { call: { type: 'store', op: { op: 'putSync', state: s.state, expectedVersion: s.expectedVersion } }, step: 'sync:stored', data };
+    }
+    case 'sync:stored': {
+      const sync = c.data.sync;
+      const s = sync?.steps[sync.i - 1];
+      if (o?.kind === 'lost' && s?.kind === 'store') {
+        if (s.onLost === 'stop') return continueWith(c.data.after);
+        if (s.onLost === 'pending') {
+          d.syncPending = true;
+          return continueWith(c.data.after);
+        }
+      }
+      return { goto: 'sync:next' };
+    }
+    default:
+      return continueWith(c.data.after);
+  }
+}
+
+function createSlots(c: Ctx): Next {
+  const members = (c.d.snapshot?.members ?? []).filter((m) => m.name !== c.p.name).map((m) => m.name);
+  return { call: { type: 'pg', op: { op: 'createSlots', members } }, step: 'slots:done' };
+}
+
+/** After the actions: disarm an idle keeper, heartbeat, sleep (or exit). */
+function tail(c: Ctx, name: string, o: Outcome | null): Next {
+  const { d, p } = c;
+  switch (name) {
+    case 'tail':
+      // The keeper is disarmed only once no lease is held and PostgreSQL is seen not writable.
+      if (p.keeper && d.keeperArmed && d.lease.term === null) return { call: { type: 'pg', op: { op: 'isRunning' } }, step: 'tail:probed' };
+      return { goto: 'tail:heartbeat' };
+    case 'tail:probed': {
+      const running = o?.kind === 'running' ? o.running : true;
+      const notWritable = !running || (d.local.running && d.local.inRecovery === true);
+      if (o?.kind === 'running' && notWritable) return { call: { type: 'keeper', op: 'disarm' }, step: 'tail:disarmed' };
+      return { goto: 'tail:heartbeat' };
+    }
+    case 'tail:disarmed':
+      if (o?.kind === 'error') c.out.push(log('warn', 'keeper_disarm_failed', o.message));
+      else d.keeperArmed = false;
+      return { goto: 'tail:heartbeat' };
+    case 'tail:heartbeat':
+      if (!d.shuttingDown && d.snapshot === null) return { goto: 'tail:sleep' };
+      return { call: heartbeat(d, p.name), step: 'tail:beat' };
+    case 'tail:beat':
+      if (d.shuttingDown) return { exit: null };
+      if (o?.kind === 'error') c.out.push(log('warn', 'heartbeat_failed', `heartbeat failed: ${o.message}`));
+      if (o?.kind === 'lost' && o.current !== null && o.current.connUrl !== p.connUrl) {
+        c.out.push(log('warn', 'heartbeat_conflict', `another member with this name heartbeats from ${String(o.current.connUrl)}`));
+      }
+      return { goto: 'tail:sleep' };
+    default:
+      c.out.push({ type: 'sleep', ms: nextDelayMs(d, p, c.now) });
+      return 'end';
+  }
+}
+
+// ---- helpers -----------------------------------------------------------------
+
+function continueWith(after: string | undefined): Next {
+  if (after === undefined || after === 'done') return 'done';
+  if (after === 'stop') return 'stop';
+  return { goto: after };
+}
+
+function pgCall(c: Ctx, phase: AgentState['phase'], op: Extract<Effect, { type: 'pg' }>['op'], next: string): Next {
+  c.d.phase = phase;
+  return { call: { type: 'pg', op }, step: next };
+}
+
+function storeCall(op: StoreOp, next: string, data?: StepData): Next {
+  return { call: { type: 'store', op }, step: next, ...(data !== undefined ? { data } : {}) };
+}
+
+/**
+ * Holds the lease counted from `sentAt`: the in-process timer, and the fence
+ * keeper (outside this process) armed with the same deadline.
+ */
+function holdLease(c: Ctx, term: number, sentAt: number, next: string): Next {
+  const { d, p } = c;
+  d.lease = { term, sentAt };
+  d.demoting = false;
+  const deadline = sentAt + d.config.ttl * 1000 - p.safetyMarginMs;
+  d.fenceAt = deadline;
+  c.out.push({ type: 'fenceTimer', at: deadline });
+  if (!p.keeper) return { goto: next, data: c.data };
+  return { call: { type: 'keeper', op: 'arm', deadline }, step: next, data: c.data };
+}
+
+/** True when the keeper holds the deadline (or none is configured). */
+function keeperAnswer(c: Ctx, o: Outcome | null): boolean {
+  if (o === null) return true;
+  if (o.kind === 'error') {
+    c.out.push(log('error', 'keeper_unarmed', `${o.message}: the lease of term ${c.d.lease.term} is held by this process alone`));
+    return false;
+  }
+  c.d.keeperArmed = true;
+  return true;
+}
+
+function readStatus(c: Ctx, o: Outcome | null): PgReading | null {
+  const status = o?.kind === 'status' ? sticky(c.d, o.status) : null;
+  c.d.status = status;
+  return status;
+}
+
+/**
+ * A running server's timeline never goes back. A replica whose WAL receiver
+ * stopped reports only its control file's timeline, which may be older than
+ * the one it replays: keep the highest seen since this postmaster started.
+ */
+function sticky(d: Draft, status: PgReading | null): PgReading | null {
+  if (status === null) return null;
+  const started = status.postmasterStartedAt;
+  const seen = d.seenTimeline === null || d.seenTimeline.started !== started ? { started, timeline: status.timeline } : d.seenTimeline;
+  d.seenTimeline = { started, timeline: Math.max(seen.timeline, status.timeline) };
+  return { ...status, timeline: d.seenTimeline.timeline };
+}
+
+/** How long the WAL receiver has not streamed while this replica's timeline is behind the leader's. */
+function receiverStuck(d: Draft, status: PgReading | null, now: number): number {
+  const leader = d.snapshot?.leader ?? null;
+  const behind = status !== null && status.inRecovery && leader !== null && status.timeline < leader.timeline && !status.receiverStreaming;
+  if (!behind) {
+    d.stuckSince = null;
+    return 0;
+  }
+  d.stuckSince ??= now;
+  return now - d.stuckSince;
+}
+
+/** This server's WAL position: written (primary) or received/replayed (standby). */
+export function walPosition(s: PgReading | null): number | null {
+  if (s === null) return null;
+  return s.inRecovery ? Math.max(s.receivedLsn ?? 0, s.replayedLsn ?? 0) : s.currentLsn;
+}
+
+function memberState(phase: LocalPhase): MemberStatus['state'] {
+  return phase === 'uninitialized' ? 'stopped' : phase;
+}
+
+function heartbeat(d: Draft, name: string): CallEffect {
+  const s = d.status;
+  const fields: HeartbeatFields = {
+    role: d.local.empty ? 'uninitialized' : d.local.running && d.local.inRecovery === false ? 'primary' : 'replica',
+    state: memberState(d.phase),
+    timeline: s?.timeline ?? 0,
+    lsn: walPosition(s),
+    replayLsn: s?.inRecovery ? (s.replayedLsn ?? null) : null,
+    systemId: s?.systemId ?? d.local.systemId,
+  };
+  // Its own item malformed: this member rewrites it, by the version it was stored with.
+  const mine = d.snapshot?.members.find((m) => m.name === name)?.version;
+  const own = d.snapshot?.malformed.find((m) => m.kind === 'member' && m.key === `member#${name}`)?.version;
+  return { type: 'heartbeat', fields, expectedVersion: mine ?? own ?? null };
+}
+
+/** Fast while the cluster is in transition; loop_wait when all is settled. */
+export function nextDelayMs(s: AgentState, p: AgentParams, now: number): number {
+  const loopWaitMs = s.config.loopWait * 1000;
+  const fast = Math.min(p.fastPollMs, loopWaitMs);
+  const l = s.snapshot?.leader ?? null;
+  if (s.snapshot === null || l === null || l.phase !== 'active' || s.demoting || s.syncPending) return fast;
+  if (l.holder !== p.name && s.leaderSeen !== null && now - s.leaderSeen.at > loopWaitMs * 1.5) return fast;
+  return loopWaitMs;
+}
+
+function log(level: 'info' | 'warn' | 'error', code: ReasonCode, text: string, situation?: string): Effect {
+  return { type: 'log', level, reason: r(code, text), ...(situation !== undefined ? { situation } : {}) };
+}
+
+const seconds = (ms: number): string => `${(ms / 1000).toFixed(1)} s`;

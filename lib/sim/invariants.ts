@@ -1,0 +1,26 @@
+// What every schedule must keep, checked as the simulation runs.
+export const INVARIANTS = [
+  /** No two nodes acknowledge writes in overlapping intervals. */
+  'single-writer',
+  /** Synchronous mode: a node that becomes writable holds every acknowledged write. */
+  'no-acked-loss-sync',
+  /** Asynchronous mode: a lost acknowledged write lies within maximum_lag_on_failover of what its primary last reported. */
+  'bounded-loss-async',
+  /** When a new term is granted, no other node is writable: the old primary fenced itself first (the timing inequality). */
+  'fenced-before-grant',
+  /** The leader item's term never decreases. */
+  'terms-grow',
+  /** The endpoint record's term never decreases. */
+  'endpoint-forward',
+  /** A data directory with files is emptied only with this node's bootstrap marker. */
+  'no-unevidenced-wipe',
+  /** Once faults stop: exactly one writable node, the active holder, within the stated bound. */
+  'liveness',
+] as const;
+export type Invariant = (typeof INVARIANTS)[number];
+
+export interface Violation {
+  readonly invariant: Invariant;
+  readonly at: number;
+  readonly detail: string;
+}

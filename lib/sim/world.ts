@@ -1,0 +1,807 @@
+// One seeded schedule: three nodes (agent running the real agentStep, a
+// PostgreSQL model, a fence keeper model, a client writing to it), the real
+// arbiter loop (runLoop -> tickCluster -> decide) invoked on a schedule, all
+// over the in-memory store behind a fault-injecting proxy, in virtual time
+// with a drifting clock per process.
+import { DEFAULT_CONFIG, clusterConfigSchema, type ClusterConfig } from '../dcs/items.js';
+import type { ClusterId } from '../dcs/keys.js';
+import { StoreUnavailableError } from '../dcs/errors.js';
+import { MemoryStore } from '../dcs/memory-store.js';
+import type { Store } from '../dcs/store.js';
+import { runLoop } from '../arbiter/loop.js';
+import type { MoverCache } from '../arbiter/movers.js';
+import type { EndpointMover } from '../endpoint/mover.js';
+import { storeOutcome } from '../agent/effects.js';
+import { agentStep, initialAgentState, type AgentParams, type AgentState, type CallEffect, type Effect, type Outcome, type PgReading } from '../ha/agent-step.js';
+import { isCall } from '../ha/agent-effects.js';
+import type { LocalState } from '../ha/agent.js';
+import { FAULT_CLASSES, faultSchedule, type Fault, type FaultClass, type Profile } from './faults.js';
+import type { Invariant, Violation } from './invariants.js';
+import { PgModel, type WalRecord } from './pg-model.js';
+import { Rng } from './prng.js';
+import { Proc, Scheduler } from './scheduler.js';
+
+/** Test-only switches that remove a safeguard from the model, to show that the simulation notices. */
+export const SWITCHES = ['keeper-disabled', 'drift-beyond-bound'] as const;
+export type Switch = (typeof SWITCHES)[number];
+
+export interface SimOptions {
+  readonly seed: number;
+  readonly classes?: readonly FaultClass[];
+  readonly switches?: readonly Switch[];
+  readonly trace?: boolean;
+  readonly mode?: 'async' | 'sync' | 'strict';
+  readonly profile?: Profile;
+}
+
+export interface SimResult {
+  readonly seed: number;
+  readonly mode: 'async' | 'sync' | 'strict';
+  readonly faults: readonly Fault[];
+  readonly violations: readonly Violation[];
+  readonly trace: readonly string[];
+  readonly events: number;
+  /** Per fault: ms from its start to the first write acknowledged under a newer term (null: no new term). */
+  readonly failoverMs: readonly (number | null)[];
+  /** Longest gap between acknowledged writes that overlaps the fault window, ms. */
+  readonly unavailableMs: number;
+}
+
+/** Timing of the modelled cluster. */
+export const TIMING = {
+  ttlMs: 10_000,
+  safetyMarginMs: 2000,
+  /** Fence keeper reaction: from its deadline to the postmaster stopped. */
+  keeperReactionMs: 50,
+  /** Clock drift rate bound of every process. */
+  rho: 0.001,
+  /** Offset bound between arbiter invocations' clocks (Time Sync). */
+  arbiterSkewMs: 5,
+  schedulePeriodMs: 60_000,
+  loopLeaseMs: 10_000,
+} as const;
+
+/** Once faults stop, one healthy primary within this bound: next invocation + loop lease + 3 ttl + settling. */
+export const LIVENESS_BOUND_MS = TIMING.schedulePeriodMs + TIMING.loopLeaseMs + 3 * TIMING.ttlMs + 10_000;
+
+/**
+ * The promotion protocol's timing inequality (docs/safety.md): the old
+ * primary is stopped, on real time, before the arbiter can grant again.
+ * (ttl - m) / (1 - rho) + k + 2 * skew < ttl / (1 + rho)
+ */
+export function timingHolds(t: { ttlMs: number; safetyMarginMs: number; keeperReactionMs: number; rho: number; arbiterSkewMs: number }): boolean {
+  return (t.ttlMs - t.safetyMarginMs) / (1 - t.rho) + t.keeperReactionMs + 2 * t.arbiterSkewMs < t.ttlMs / (1 + t.rho);
+}
+
+const CLUSTER: ClusterId = { namespace: 'sim', scope: 'c1' };
+const NAMES = ['a', 'b', 'c'];
+const WRITE_BYTES = 100;
+
+interface Node {
+  readonly i: number;
+  readonly name: string;
+  readonly pg: PgModel;
+  /** Node monotonic clock: base + virtual * (1 + drift). */
+  readonly drift: number;
+  readonly base: number;
+  agent: Proc;
+  state: AgentState;
+  keeper: { deadline: number | null; gen: number };
+  fenceToken: number;
+  /** Writable since (virtual ms), null when not writable; and whether it acknowledged a write in that period. */
+  writableSince: number | null;
+  ackedInPeriod: boolean;
+  /** The last lastLsn this node reported in a successful leader write. */
+  reportedLsn: number;
+  clientCutUntil: number;
+  storeCutUntil: number;
+}
+
+interface Ack {
+  readonly node: string;
+  readonly rec: WalRecord;
+  readonly at: number;
+  readonly term: number;
+  readonly reportedLsn: number;
+}
+
+export async function simulate(o: SimOptions): Promise<SimResult> {
+  const w = new World(o);
+  return w.run();
+}
+
+class World {
+  readonly rng: Rng;
+  readonly sched = new Scheduler();
+  readonly store = new MemoryStore();
+  readonly nodes: Node[];
+  readonly switches: Set<Switch>;
+  readonly mode: 'async' | 'sync' | 'strict';
+  readonly config: ClusterConfig;
+  readonly faults: Fault[];
+  readonly trace: string[] = [];
+  readonly violations: Violation[] = [];
+  readonly acks: Ack[] = [];
+  private readonly tracing: boolean;
+  private nextWrite = 1;
+  private maxTerm = 0;
+  private maxEndpointTerm = 0;
+  private storeDownUntil = 0;
+  private latencyUntil = 0;
+  private lossyUntil = 0;
+  private arbiterCutUntil = 0;
+  private invocations = 0;
+  private arbiters: Proc[] = [];
+  private endpointAt: string | null = null;
+  private readonly rho: number;
+  private lastAckAt = 0;
+  private maxGapInFaults = 0;
+  private faultsEnd = 0;
+
+  constructor(readonly o: SimOptions) {
+    this.rng = new Rng(o.seed * 2654435761 + 1);
+    this.switches = new Set(o.switches ?? []);
+    this.tracing = o.trace === true;
+    this.mode = o.mode ?? this.rng.pick(['async', 'async', 'sync', 'strict'] as const);
+    this.config = clusterConfigSchema.parse({
+      ...DEFAULT_CONFIG,
+      ttl: TIMING.ttlMs / 1000,
+      synchronousMode: this.mode !== 'async',
+      synchronousModeStrict: this.mode === 'strict',
+      maximumLagOnFailover: 4096,
+    });
+    this.rho = this.switches.has('drift-beyond-bound') ? 0.15 : TIMING.rho;
+    this.nodes = NAMES.map((name, i) => ({
+      i,
+      name,
+      pg: new PgModel(name),
+      drift: (this.rng.next() * 2 - 1) * this.rho,
+      base: this.rng.int(0, 1_000_000),
+      agent: new Proc(`agent-${name}`),
+      state: initialAgentState(this.config),
+      keeper: { deadline: null, gen: 0 },
+      fenceToken: 0,
+      writableSince: null,
+      ackedInPeriod: false,
+      reportedLsn: 0,
+      clientCutUntil: 0,
+      storeCutUntil: 0,
+    }));
+    this.faults = faultSchedule(this.rng, this.nodes.length, o.classes ?? FAULT_CLASSES, o.profile ?? 'full');
+  }
+
+  log(line: string): void {
+    if (this.tracing) this.trace.push(`${(this.sched.now / 1000).toFixed(3).padStart(8)} ${line}`);
+  }
+
+  violate(invariant: Invariant, detail: string): void {
+    if (this.violations.some((v) => v.invariant === invariant)) return;
+    this.violations.push({ invariant, at: this.sched.now, detail });
+    this.log(`VIOLATION ${invariant}: ${detail}`);
+  }
+
+  async run(): Promise<SimResult> {
+    // The operator's first node bootstraps; the others join a little later.
+    this.nodes.forEach((n, i) => this.startAgent(n, i * 3000));
+    for (const n of this.nodes) this.spawnClient(n);
+    this.spawnReplicationPump();
+    for (let t = 0; t < 400_000; t += TIMING.schedulePeriodMs) this.invokeArbiter(t, false);
+    for (const f of this.faults) this.inject(f);
+    this.faultsEnd = Math.max(...this.faults.map((f) => f.at + f.durationMs), 0);
+    const deadline = this.faultsEnd + LIVENESS_BOUND_MS;
+    // Run until the cluster is settled after the faults (one healthy primary for 5 s), or the bound passes.
+    let settledSince: number | null = null;
+    let t = this.sched.now;
+    while (t < deadline) {
+      t += 1000;
+      await this.sched.run(t, () => undefined);
+      if (this.sched.now < this.faultsEnd) continue;
+      if (this.healthy()) {
+        settledSince ??= this.sched.now;
+        if (this.sched.now - settledSince >= 5000) break;
+      } else {
+        settledSince = null;
+      }
+    }
+    if (!this.healthy()) {
+      const writable = this.nodes.filter((n) => n.pg.writable).map((n) => n.name);
+      this.violate('liveness', `no single healthy primary ${LIVENESS_BOUND_MS} ms after the faults stopped (writable: ${writable.join(',') || 'none'}; leader: ${JSON.stringify(this.leaderRaw())})`);
+    }
+    return {
+      seed: this.o.seed,
+      mode: this.mode,
+      faults: this.faults,
+      violations: this.violations,
+      trace: this.trace,
+      events: this.sched.events,
+      failoverMs: this.faults.map((f) => this.failoverAfter(f)),
+      unavailableMs: this.maxGapInFaults,
+    };
+  }
+
+  private leaderRaw(): unknown {
+    return (this.store as unknown as { partitions: Map<string, Map<string, Record<string, unknown>>> }).partitions.get('sim/c1')?.get('leader') ?? null;
+  }
+
+  private healthy(): boolean {
+    const writable = this.nodes.filter((n) => n.pg.writable);
+    const l = this.leaderRaw() as { holder?: string; phase?: string } | null;
+    return writable.length === 1 && l !== null && l.holder === writable[0]?.name && l.phase === 'active';
+  }
+
+  private failoverAfter(f: Fault): number | null {
+    const termAt = this.acks.filter((a) => a.at <= f.at).at(-1)?.term ?? 0;
+    const next = this.acks.find((a) => a.at > f.at && a.term > termAt);
+    return next === undefined ? null : next.at - f.at;
+  }
+
+  // ---- clocks ----------------------------------------------------------------
+
+  mono(n: Node): number {
+    return n.base + this.sched.now * (1 + n.drift);
+  }
+
+  /** Virtual time at which node n's clock reads `at`. */
+  virtualAt(n: Node, at: number): number {
+    return (at - n.base) / (1 + n.drift);
+  }
+
+  // ---- the store, behind faults ---------------------------------------------
+
+  storeFor(caller: string, proc: Proc, node: Node | null): Store {
+    const inner = this.store;
+    return new Proxy(inner, {
+      get: (target, prop) => {
+        const f = (target as unknown as Record<string | symbol, unknown>)[prop];
+        if (typeof f !== 'function') return f;
+        return async (...args: unknown[]) => {
+          const op = String(prop);
+          const lat = (): number => (this.sched.now < this.latencyUntil ? this.rng.int(100, 2500) : this.rng.int(1, 8));
+          await this.sched.sleep(proc, lat());
+          const cut = this.sched.now < this.storeDownUntil || (node !== null ? this.sched.now < node.storeCutUntil : this.sched.now < this.arbiterCutUntil);
+          if (cut) {
+            await this.sched.sleep(proc, 1000);
+            throw new StoreUnavailableError(op, 1000, 1, new Error(`sim: ${caller} cannot reach the store`));
+          }
+          const result = await (f as (...a: unknown[]) => Promise<unknown>).apply(target, args);
+          this.observe(caller, op, args, result);
+          if (this.sched.now < this.lossyUntil && this.rng.chance(0.3)) {
+            this.log(`store ${op} by ${caller} applied, answer lost`);
+            await this.sched.sleep(proc, 1000);
+            throw new StoreUnavailableError(op, 1000, 1, new Error('sim: answer lost'));
+          }
+          await this.sched.sleep(proc, lat());
+          return result;
+        };
+      },
+    }) as Store;
+  }
+
+  /** Invariants on what the store holds, at the instant each operation applied. */
+  private observe(caller: string, op: string, args: unknown[], result: unknown): void {
+    const r = result as { ok?: boolean; item?: Record<string, unknown>; leader?: { term: number } | null; endpoint?: { term: number } | null } | null;
+    let term: number | undefined;
+    let endpointTerm: number | undefined;
+    if (op === 'readCluster') {
+      term = r?.leader?.term;
+      endpointTerm = r?.endpoint?.term;
+    } else if (r?.ok === true && r.item !== undefined) {
+      if (['grantLeader', 'renewLeader', 'confirmLeader', 'beginHandover', 'completeHandover', 'releaseLeader'].includes(op)) term = r.item.term as number;
+      if (op === 'recordEndpoint') endpointTerm = r.item.term as number;
+    }
+    if (term !== undefined) {
+      if (term < this.maxTerm) this.violate('terms-grow', `leader term ${term} after ${this.maxTerm} (${op} by ${caller})`);
+      this.maxTerm = Math.max(this.maxTerm, term);
+    }
+    if (endpointTerm !== undefined) {
+      if (endpointTerm < this.maxEndpointTerm) this.violate('endpoint-forward', `endpoint term ${endpointTerm} after ${this.maxEndpointTerm}`);
+      this.maxEndpointTerm = Math.max(this.maxEndpointTerm, endpointTerm);
+    }
+    if (r?.ok === true && r.item !== undefined && ['grantLeader', 'renewLeader', 'confirmLeader', 'releaseLeader'].includes(op)) {
+      const it = r.item as { holder: string; phase: string; term: number; lastLsn: number };
+      const holder = this.nodes.find((n) => n.name === it.holder);
+      if (holder !== undefined && op !== 'grantLeader') holder.reportedLsn = it.lastLsn;
+      this.log(`store ${op} by ${caller}: ${it.holder} term ${it.term} ${it.phase}`);
+      if (op === 'grantLeader' && (args[1] as { expected: unknown }).expected !== null) {
+        const others = this.nodes.filter((n) => n.name !== it.holder && n.pg.writable);
+        if (others.length > 0) this.violate('fenced-before-grant', `term ${it.term} granted to ${it.holder} while ${others.map((n) => n.name).join(',')} writable`);
+      }
+    }
+  }
+
+  // ---- agents ----------------------------------------------------------------
+
+  params(n: Node): AgentParams {
+    return {
+      name: n.name,
+      tags: { nofailover: false, failoverPriority: 1, nosync: false, noloadbalance: false },
+      safetyMarginMs: TIMING.safetyMarginMs,
+      fastPollMs: 250,
+      keeper: !this.switches.has('keeper-disabled'),
+      connUrl: `postgres://${n.name}:5432/postgres`,
+    };
+  }
+
+  startAgent(n: Node, at: number): void {
+    const proc = new Proc(`agent-${n.name}`);
+    n.agent = proc;
+    n.state = initialAgentState(this.config);
+    n.fenceToken += 1;
+    this.sched.spawn(proc, at, () => this.agentLoop(n, proc));
+  }
+
+  private async agentLoop(n: Node, proc: Proc): Promise<void> {
+    const store = this.storeFor(`agent-${n.name}`, proc, n);
+    const p = this.params(n);
+    const step = (e: Parameters<typeof agentStep>[1]): readonly Effect[] => {
+      const r = agentStep(n.state, e, p);
+      n.state = r.state;
+      return r.effects;
+    };
+    for (;;) {
+      let snapshot = null;
+      try {
+        snapshot = await store.readCluster(CLUSTER, { timeoutMs: 4000 });
+      } catch {
+        snapshot = null;
+      }
+      await this.sched.sleep(proc, 1);
+      let effects = step({ type: 'tick', now: this.mono(n), snapshot, local: this.localOf(n), status: this.statusOf(n), shuttingDown: false });
+      let delay: number | null = null;
+      while (delay === null) {
+        let call: CallEffect | null = null;
+        for (const e of effects) {
+          if (e.type === 'sleep') delay = e.ms;
+          else if (e.type === 'exit') return;
+          else if (isCall(e)) call = e;
+          else this.instant(n, proc, e, step);
+        }
+        if (delay !== null || call === null) break;
+        const outcome = await this.execute(n, proc, store, call);
+        effects = step({ type: 'result', now: this.mono(n), outcome });
+      }
+      await this.sched.sleep(proc, delay ?? 250);
+    }
+  }
+
+  private instant(n: Node, proc: Proc, e: Effect, step: (e: Parameters<typeof agentStep>[1]) => readonly Effect[]): void {
+    if (e.type === 'log') {
+      if (e.level !== 'info' || e.reason.code !== 'action') this.log(`${n.name} ${e.level} ${e.reason.code}: ${e.reason.text}`);
+    } else if (e.type === 'fenceTimer') {
+      const token = ++n.fenceToken;
+      if (e.at === null) return;
+      // The in-process timer shares the agent's fate: a stall or crash of the agent holds it back or drops it.
+      this.sched.at(
+        this.virtualAt(n, e.at),
+        () => {
+          if (token !== n.fenceToken) return;
+          for (const x of step({ type: 'fenceDue', now: this.mono(n), standbySignal: n.pg.standbySignal })) this.instant(n, proc, x, step);
+        },
+        proc,
+      );
+    } else if (e.type === 'pg' && e.op.op === 'stop') {
+      this.pgStop(n, e.op.mode === 'fast', 'fence timer');
+    }
+  }
+
+  private async execute(n: Node, proc: Proc, store: Store, call: CallEffect): Promise<Outcome> {
+    const pg = n.pg;
+    try {
+      switch (call.type) {
+        case 'readStatus':
+          await this.sched.sleep(proc, 1);
+          return { kind: 'status', status: this.statusOf(n) };
+        case 'store':
+          return await storeOutcome(store, CLUSTER, 4000, () => this.sched.now, call.op);
+        case 'heartbeat': {
+          const status = { ...call.fields, name: n.name, tags: this.params(n).tags, connUrl: this.params(n).connUrl, apiUrl: `http://${n.name}:8008/patroni`, heartbeatAt: Math.floor(this.sched.now) };
+          const r = await store.heartbeat(CLUSTER, status, call.expectedVersion, { timeoutMs: 4000 });
+          return r.ok ? { kind: 'written', item: r.item } : { kind: 'lost', current: (r.current ?? null) as unknown as Record<string, unknown> | null };
+        }
+        case 'keeper':
+          await this.sched.sleep(proc, 1);
+          if (call.op === 'arm') this.arm(n, call.deadline);
+          else n.keeper = { deadline: null, gen: n.keeper.gen + 1 };
+          return { kind: 'ok' };
+        case 'pg':
+          return await this.pgOp(n, proc, call.op);
+      }
+    } catch (err) {
+      return { kind: 'error', message: (err as Error).message };
+    }
+    return { kind: 'ok' };
+  }
+
+  private async pgOp(n: Node, proc: Proc, op: Extract<CallEffect, { type: 'pg' }>['op']): Promise<Outcome> {
+    const pg = n.pg;
+    const fail = (why: string): never => {
+      throw new Error(`${op.op}: ${why}`);
+    };
+    const took = { start: 150, startStandby: 150, promote: 50, stop: 80, clone: 300, rewind: 1000, initdb: 1000 }[op.op as string] ?? 2;
+    await this.sched.sleep(proc, took);
+    switch (op.op) {
+      case 'startStandby':
+        if (pg.empty) fail('no data');
+        pg.standbySignal = true;
+        this.pgStart(n);
+        return { kind: 'ok' };
+      case 'start':
+        if (pg.empty) fail('no data');
+        this.pgStart(n);
+        return { kind: 'ok' };
+      case 'promote':
+        if (!pg.running || !pg.inRecovery) fail('not in recovery');
+        pg.promote();
+        this.log(`${n.name} pg promoted, timeline ${pg.timeline}`);
+        this.becameWritable(n);
+        return { kind: 'promoted', durationMs: took };
+      case 'stop':
+        this.pgStop(n, op.mode === 'fast', 'agent');
+        return { kind: 'ok' };
+      case 'checkpoint':
+        if (!pg.running) fail('not running');
+        return { kind: 'ok' };
+      case 'controldata': {
+        const state = pg.running ? (pg.inRecovery ? 'in archive recovery' : 'in production') : pg.cleanShutdown ? (pg.wasPrimary ? 'shut down' : 'shut down in recovery') : pg.wasPrimary ? 'in production' : 'in archive recovery';
+        return { kind: 'control', clusterState: state, checkpointLsn: pg.lsn, systemId: pg.systemId ?? '0' };
+      }
+      case 'clone': {
+        const up = this.nodeNamed(op.from.name);
+        if (pg.running) fail('running');
+        if (!up.pg.running) fail(`cannot connect to ${up.name}`);
+        pg.copyFrom(up.pg);
+        pg.standbySignal = true;
+        pg.upstream = up.name;
+        pg.wasPrimary = false;
+        pg.cleanShutdown = false;
+        this.log(`${n.name} pg cloned from ${up.name} at ${pg.lsn}`);
+        return { kind: 'ok' };
+      }
+      case 'rewind': {
+        const up = this.nodeNamed(op.from.name);
+        if (pg.running) fail('running');
+        if (!up.pg.running) fail(`cannot connect to ${up.name}`);
+        const rewound = !pg.canFollow(up.pg);
+        if (rewound) pg.copyFrom(up.pg);
+        pg.standbySignal = true;
+        pg.upstream = up.name;
+        pg.cleanShutdown = true;
+        pg.wasPrimary = false;
+        this.log(`${n.name} pg rewind against ${up.name}: ${rewound ? 'rewound' : 'nothing to do'}`);
+        return { kind: 'rewound', rewound, durationMs: took };
+      }
+      case 'follow':
+        pg.upstream = op.from.name;
+        pg.standbySignal = true;
+        return { kind: 'ok' };
+      case 'setSync':
+        pg.sync = op.spec;
+        this.releaseWaiters(n);
+        return { kind: 'ok' };
+      case 'replication':
+        if (!pg.running) fail('not running');
+        return { kind: 'replication', rows: this.nodes.filter((s) => s.pg.running && s.pg.inRecovery && s.pg.upstream === n.name && s.pg.streaming).map((s) => ({ applicationName: s.name, state: 'streaming' })) };
+      case 'createSlots':
+        return { kind: 'ok' };
+      case 'isRunning':
+        return { kind: 'running', running: pg.running };
+      case 'prepareBootstrap':
+        if (op.wipe && pg.hasFiles && !pg.marker) {
+          pg.wipedWithoutEvidence = true;
+          this.violate('no-unevidenced-wipe', `${n.name} emptied a data directory (system ${pg.systemId}, ${pg.wal.length} writes) without its bootstrap marker`);
+        }
+        pg.marker = true;
+        if (op.wipe) {
+          pg.wal = [];
+          pg.systemId = null;
+          pg.hasFiles = false;
+        }
+        return { kind: 'ok' };
+      case 'initdb':
+        if (pg.running) fail('running');
+        pg.hasFiles = true;
+        pg.systemId = '7300000000000000001';
+        pg.wal = [];
+        pg.timeline = 1;
+        pg.standbySignal = false;
+        pg.cleanShutdown = true;
+        pg.wasPrimary = false;
+        return { kind: 'ok' };
+      case 'clearBootstrapMarker':
+        pg.marker = false;
+        return { kind: 'ok' };
+      case 'ensureReplicationRole':
+        if (!pg.running) fail('not running');
+        return { kind: 'ok' };
+    }
+  }
+
+  nodeNamed(name: string): Node {
+    const n = this.nodes.find((x) => x.name === name);
+    if (n === undefined) throw new Error(`no node ${name}`);
+    return n;
+  }
+
+  localOf(n: Node): LocalState {
+    const pg = n.pg;
+    return {
+      empty: pg.empty,
+      systemId: pg.systemId,
+      running: pg.running,
+      inRecovery: pg.running ? pg.inRecovery : null,
+      following: pg.standbySignal || (pg.running && pg.inRecovery) ? pg.upstream : null,
+      wasPrimary: pg.running ? !pg.inRecovery : pg.wasPrimary,
+      cleanShutdown: !pg.running && pg.cleanShutdown,
+      hasFiles: pg.hasFiles,
+      bootstrapMarker: pg.marker,
+      postmasterRunning: pg.running,
+    };
+  }
+
+  statusOf(n: Node): PgReading | null {
+    const pg = n.pg;
+    if (!pg.running || pg.systemId === null) return null;
+    return {
+      inRecovery: pg.inRecovery,
+      timeline: pg.timeline,
+      currentLsn: pg.inRecovery ? null : pg.lsn,
+      receivedLsn: pg.inRecovery ? pg.lsn : null,
+      replayedLsn: pg.inRecovery ? pg.lsn : null,
+      systemId: pg.systemId,
+      postmasterStartedAt: pg.startedAt,
+      receiverStreaming: pg.streaming,
+    };
+  }
+
+  // ---- PostgreSQL transitions and the keeper ---------------------------------
+
+  private pgStart(n: Node): void {
+    n.pg.start(this.sched.now);
+    this.log(`${n.name} pg started ${n.pg.inRecovery ? 'read-only' : 'WRITABLE'}`);
+    if (n.pg.writable) this.becameWritable(n);
+  }
+
+  pgStop(n: Node, clean: boolean, by: string): void {
+    if (!n.pg.running) return;
+    // A clean shutdown sends all WAL, its shutdown checkpoint included, to the standbys streaming from it.
+    if (clean) for (const s of this.nodes) if (s !== n && s.pg.upstream === n.name && s.pg.streaming) this.receive(s, n);
+    n.pg.stop(clean);
+    n.writableSince = null;
+    n.ackedInPeriod = false;
+    this.log(`${n.name} pg stopped (${clean ? 'fast' : 'immediate'}) by ${by}`);
+  }
+
+  private arm(n: Node, deadline: number): void {
+    const gen = n.keeper.gen + 1;
+    n.keeper = { deadline, gen };
+    this.sched.at(this.virtualAt(n, deadline) + this.rng.int(0, TIMING.keeperReactionMs), () => this.keeperCheck(n, gen));
+  }
+
+  private keeperCheck(n: Node, gen: number): void {
+    if (n.keeper.gen !== gen || n.keeper.deadline === null || this.mono(n) < n.keeper.deadline) return;
+    if (n.pg.writable && !n.pg.standbySignal) this.pgStop(n, false, 'fence keeper');
+  }
+
+  /** A node just became writable: it must hold what was acknowledged before. */
+  private becameWritable(n: Node): void {
+    n.writableSince = this.sched.now;
+    n.ackedInPeriod = false;
+    // The keeper goes on fencing past its deadline until it is armed again.
+    if (n.keeper.deadline !== null && this.mono(n) >= n.keeper.deadline) {
+      const gen = n.keeper.gen;
+      this.sched.at(this.sched.now + this.rng.int(0, TIMING.keeperReactionMs), () => this.keeperCheck(n, gen));
+    }
+    const ids = new Set(n.pg.wal.map((r) => r.id));
+    const maxLag = this.config.maximumLagOnFailover;
+    for (const a of this.acks) {
+      if (ids.has(a.rec.id)) continue;
+      if (this.mode !== 'async') {
+        this.violate('no-acked-loss-sync', `${n.name} writable without write ${a.rec.id} acknowledged by ${a.node} at ${a.at} (lsn ${a.rec.lsn})`);
+        return;
+      }
+      if (a.rec.lsn <= a.reportedLsn - maxLag) {
+        this.violate('bounded-loss-async', `${n.name} writable without write ${a.rec.id} (lsn ${a.rec.lsn}) acknowledged by ${a.node}, which had reported lsn ${a.reportedLsn}`);
+        return;
+      }
+    }
+  }
+
+  // ---- clients and replication ---------------------------------------------
+
+  private spawnClient(n: Node): void {
+    const proc = new Proc(`client-${n.name}`);
+    this.sched.spawn(proc, 0, async () => {
+      for (;;) {
+        await this.sched.sleep(proc, this.rng.int(150, 350));
+        if (this.sched.now < n.clientCutUntil || !n.pg.writable) continue;
+        const id = this.nextWrite++;
+        const rec = n.pg.append(id, WRITE_BYTES);
+        if (n.pg.syncSpec() === null) this.ack(n, rec);
+        else n.pg.waiting.push({ id, lsn: rec.lsn, ack: () => this.ack(n, rec) });
+        this.pump(n);
+      }
+    });
+  }
+
+  private ack(n: Node, rec: WalRecord): void {
+    const now = this.sched.now;
+    for (const o of this.nodes) {
+      if (o !== n && o.writableSince !== null && o.ackedInPeriod && o.pg.writable) {
+        this.violate('single-writer', `${n.name} acknowledged write ${rec.id} while ${o.name} (writable since ${o.writableSince}) acknowledges writes too`);
+      }
+    }
+    n.ackedInPeriod = true;
+    const term = this.maxTerm;
+    this.acks.push({ node: n.name, rec, at: now, term, reportedLsn: n.reportedLsn });
+    if (now > 25_000 && now < this.faultsEnd + 10_000) this.maxGapInFaults = Math.max(this.maxGapInFaults, now - this.lastAckAt);
+    this.lastAckAt = now;
+  }
+
+  /** Streams `up`'s new WAL to the standbys that follow it, a few ms later. */
+  private pump(up: Node): void {
+    for (const s of this.nodes) {
+      if (s === up || s.pg.upstream !== up.name || !s.pg.running || !s.pg.inRecovery) continue;
+      this.sched.at(this.sched.now + this.rng.int(1, 4), () => this.receive(s, up));
+    }
+  }
+
+  private receive(s: Node, up: Node): void {
+    if (!s.pg.running || !s.pg.inRecovery || s.pg.upstream !== up.name || !up.pg.running) {
+      s.pg.streaming = false;
+      return;
+    }
+    if (!s.pg.canFollow(up.pg)) {
+      s.pg.streaming = false;
+      return;
+    }
+    const had = s.pg.wal.length;
+    if (up.pg.wal.length > had) s.pg.wal.push(...up.pg.wal.slice(had));
+    s.pg.timeline = Math.max(s.pg.timeline, up.pg.timeline);
+    s.pg.streaming = true;
+    this.releaseWaiters(up);
+    if (s.pg.wal.length > had) this.pump(s);
+  }
+
+  /** Acknowledges the commits of `p` that its synchronous standbys have. */
+  private releaseWaiters(p: Node): void {
+    const pg = p.pg;
+    if (pg.waiting.length === 0) return;
+    const spec = pg.syncSpec();
+    const standbys = this.nodes.filter((s) => s !== p && s.pg.running && s.pg.inRecovery && s.pg.upstream === p.name && s.pg.streaming && (spec === null || spec.names.includes('*') || spec.names.includes(s.name)));
+    const count = spec?.count ?? 0;
+    const done: typeof pg.waiting = [];
+    const keep: typeof pg.waiting = [];
+    for (const w of pg.waiting) {
+      const have = standbys.filter((s) => s.pg.lsn >= w.lsn && s.pg.wal[s.pg.wal.length - 1] !== undefined && s.pg.canFollow(pg)).length;
+      (spec === null || have >= count ? done : keep).push(w);
+    }
+    pg.waiting = keep;
+    for (const w of done) w.ack();
+  }
+
+  private spawnReplicationPump(): void {
+    const proc = new Proc('replication');
+    this.sched.spawn(proc, 0, async () => {
+      for (;;) {
+        await this.sched.sleep(proc, 500);
+        for (const s of this.nodes) {
+          const up = s.pg.upstream === null ? undefined : this.nodes.find((x) => x.name === s.pg.upstream);
+          if (up !== undefined && s.pg.running && s.pg.inRecovery) this.receive(s, up);
+        }
+      }
+    });
+  }
+
+  // ---- the arbiter -----------------------------------------------------------
+
+  invokeArbiter(at: number, alarm: boolean): void {
+    const id = `inv-${++this.invocations}`;
+    const proc = new Proc(`arbiter-${id}`);
+    this.arbiters.push(proc);
+    const skew = (this.rng.next() * 2 - 1) * TIMING.arbiterSkewMs;
+    const drift = (this.rng.next() * 2 - 1) * this.rho;
+    const epoch = 1_800_000_000_000;
+    const clock = { now: () => Math.floor(epoch + this.sched.now * (1 + drift) + skew), sleep: (ms: number) => this.sched.sleep(proc, ms) };
+    const mover: EndpointMover = {
+      kind: 'none',
+      move: async (t) => {
+        await this.sched.sleep(proc, 5);
+        this.endpointAt = t.member;
+        return { target: t.member };
+      },
+      pointsAt: async (t) => this.endpointAt === t.member,
+    };
+    const checked = new Map<string, number>();
+    const movers: MoverCache = {
+      get: () => mover,
+      checkedAt: (c) => checked.get(`${c.namespace}/${c.scope}`),
+      markChecked: (c, at) => void checked.set(`${c.namespace}/${c.scope}`, at),
+      close: async () => undefined,
+    };
+    const silent = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
+    this.sched.spawn(proc, at, async () => {
+      this.log(`arbiter ${id} invoked${alarm ? ' (out of schedule)' : ''}`);
+      const deps = {
+        store: this.storeFor(`arbiter-${id}`, proc, null),
+        movers,
+        clock,
+        log: silent,
+        arbiterId: 'shard-0',
+        leaseMs: 10_000,
+        stepTimeoutMs: 3000,
+        metrics: { cluster: () => undefined, clusterError: () => undefined },
+        invocationId: id,
+        loopLeaseMs: TIMING.loopLeaseMs,
+      };
+      try {
+        const s = await runLoop(deps, { runUntil: clock.now() + TIMING.schedulePeriodMs - 1500, tickMs: 1000, clusters: [CLUSTER], waitForLease: true });
+        this.log(`arbiter ${id} ended: ${s.status}, ${s.grants} grants`);
+      } catch (err) {
+        this.log(`arbiter ${id} failed: ${(err as Error).message}`);
+      }
+    });
+  }
+
+  // ---- faults ----------------------------------------------------------------
+
+  private inject(f: Fault): void {
+    const n = this.nodes[f.node] as Node;
+    const end = f.at + f.durationMs;
+    this.sched.at(f.at, () => {
+      this.log(`FAULT ${f.kind} node ${n.name} for ${f.durationMs} ms`);
+      switch (f.kind) {
+        case 'agent-crash':
+          this.sched.kill(n.agent);
+          n.fenceToken += 1;
+          this.sched.at(end, () => this.startAgent(n, this.sched.now));
+          return;
+        case 'node-crash':
+          this.sched.kill(n.agent);
+          n.fenceToken += 1;
+          this.pgStop(n, false, 'node crash');
+          n.keeper = { deadline: null, gen: n.keeper.gen + 1 };
+          this.sched.at(end, () => this.startAgent(n, this.sched.now));
+          return;
+        case 'pg-crash':
+          this.pgStop(n, false, 'crash');
+          return;
+        case 'agent-stall':
+          this.sched.stall(n.agent, end);
+          return;
+        case 'store-outage':
+          this.storeDownUntil = Math.max(this.storeDownUntil, end);
+          return;
+        case 'store-latency':
+          this.latencyUntil = Math.max(this.latencyUntil, end);
+          return;
+        case 'lost-responses':
+          this.lossyUntil = Math.max(this.lossyUntil, end);
+          return;
+        case 'partition-node-store':
+          n.storeCutUntil = Math.max(n.storeCutUntil, end);
+          return;
+        case 'partition-arbiter-store':
+          this.arbiterCutUntil = Math.max(this.arbiterCutUntil, end);
+          return;
+        case 'partition-client-node':
+          n.clientCutUntil = Math.max(n.clientCutUntil, end);
+          return;
+        case 'arbiter-restart': {
+          // Killed mid-step: a new invocation, with no memory, starts at once.
+          for (const p of this.arbiters) this.sched.kill(p);
+          this.invokeArbiter(this.sched.now, true);
+          return;
+        }
+        case 'arbiter-duplicate':
+          this.invokeArbiter(this.sched.now, true);
+          return;
+        case 'arbiter-delay':
+          for (const p of this.arbiters) this.sched.stall(p, end);
+          return;
+        case 'switchover':
+          void this.store.setFailover(CLUSTER, { kind: 'switchover', requestedAt: Math.floor(this.sched.now), requestedBy: 'sim' }, null).catch(() => undefined);
+          return;
+      }
+    });
+  }
+}

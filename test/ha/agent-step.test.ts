@@ -1,0 +1,172 @@
+// The agent's step machine, tested as a table: a tick, then the scripted
+// outcome of each call it asks for, and the calls it made in order.
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import type { LocalState } from '../../lib/ha/agent.js';
+import { agentStep, initialAgentState, type AgentParams, type AgentState, type Effect, type Outcome, type PgReading } from '../../lib/ha/agent-step.js';
+import { isCall } from '../../lib/ha/agent-effects.js';
+import type { ClusterSnapshot } from '../../lib/dcs/store.js';
+import { config, initialize, leader, member, primary, snapshot } from './fixtures.js';
+
+const PARAMS: AgentParams = {
+  name: 'b',
+  tags: { nofailover: false, failoverPriority: 1, nosync: false, noloadbalance: false },
+  safetyMarginMs: 1000,
+  fastPollMs: 50,
+  keeper: true,
+  connUrl: 'postgres://b:5432/postgres',
+};
+const T0 = 100_000;
+const replicaHere: LocalState = { empty: false, systemId: '7300000000000000001', running: true, inRecovery: true, following: 'a', wasPrimary: false };
+const primaryHere: LocalState = { ...replicaHere, inRecovery: false, following: null, wasPrimary: true };
+const standbyReading: PgReading = { inRecovery: true, timeline: 1, currentLsn: null, receivedLsn: 5000, replayedLsn: 5000, systemId: '7300000000000000001', postmasterStartedAt: 1, receiverStreaming: true };
+const primaryReading: PgReading = { ...standbyReading, inRecovery: false, currentLsn: 6000, receivedLsn: null, replayedLsn: null };
+
+const ok: Outcome = { kind: 'ok' };
+const written = (term = 4, version = 9): Outcome => ({ kind: 'written', item: { version, term } });
+const lost: Outcome = { kind: 'lost', current: { holder: 'c', term: 5 } };
+const down: Outcome = { kind: 'error', message: 'store unavailable' };
+const status = (s: PgReading | null): Outcome => ({ kind: 'status', status: s });
+
+/** A call as `type:op`, e.g. `store:renew`, `pg:promote`, `keeper:arm`. */
+function label(e: Effect): string {
+  if (e.type === 'store') return `store:${e.op.op}`;
+  if (e.type === 'pg') return `pg:${e.op.op}`;
+  if (e.type === 'keeper') return `keeper:${e.op}`;
+  return e.type;
+}
+
+interface Script {
+  readonly state?: Partial<AgentState>;
+  readonly params?: Partial<AgentParams>;
+  readonly snapshot: ClusterSnapshot | null;
+  readonly local: LocalState;
+  readonly status: PgReading | null;
+  /** The outcome of each call, in order; once used up, every call answers `ok`. */
+  readonly outcomes: readonly Outcome[];
+  /** ms each call takes. */
+  readonly callMs?: number;
+}
+
+function run(s: Script): { calls: string[]; effects: Effect[]; state: AgentState; sentAt: number[] } {
+  const params = { ...PARAMS, ...s.params };
+  let state: AgentState = { ...initialAgentState(config().config), ...s.state };
+  let now = T0;
+  let r = agentStep(state, { type: 'tick', now, snapshot: s.snapshot, local: s.local, status: s.status, shuttingDown: false }, params);
+  const calls: string[] = [];
+  const effects: Effect[] = [];
+  const sentAt: number[] = [];
+  const outcomes = [...s.outcomes];
+  for (let i = 0; i < 100; i++) {
+    state = r.state;
+    effects.push(...r.effects);
+    const call = r.effects.find(isCall);
+    const end = r.effects.find((e) => e.type === 'sleep' || e.type === 'exit');
+    if (call === undefined) {
+      calls.push(end === undefined ? 'none' : end.type);
+      break;
+    }
+    calls.push(label(call));
+    sentAt.push(now);
+    now += s.callMs ?? 10;
+    r = agentStep(state, { type: 'result', now, outcome: outcomes.shift() ?? ok }, params);
+  }
+  return { calls, effects, state, sentAt };
+}
+
+const granted = snapshot({ config: config(), leader: leader('b', { phase: 'granted', term: 4 }), members: [member('a'), member('b')] });
+const syncGranted = snapshot({ config: config({ synchronousMode: true }), leader: leader('b', { phase: 'granted', term: 4 }), members: [member('a'), member('b')] });
+const holder = snapshot({ config: config(), leader: leader('b', { phase: 'active', term: 4 }), members: [member('a'), primary('b')] });
+const handover = snapshot({ config: config(), leader: leader('b', { phase: 'handover', term: 4, candidate: 'a' }), members: [member('a'), primary('b')] });
+const unfinished = snapshot({ config: config(), initialize: { ...initialize('b'), systemId: undefined }, leader: null, members: [member('a'), member('b')] });
+
+const PROMOTION = ['readStatus', 'store:renew', 'keeper:arm', 'pg:promote', 'readStatus', 'store:confirm', 'keeper:arm', 'pg:createSlots', 'heartbeat', 'sleep'];
+
+const cases: [string, Script, string[]][] = [
+  ['a grantee renews its grant by CAS, arms the keeper, promotes, then confirms', { snapshot: granted, local: replicaHere, status: standbyReading, outcomes: [status(standbyReading), written(), ok, { kind: 'promoted', durationMs: 50 }, status(primaryReading), written()] }, PROMOTION],
+  [
+    'in synchronous mode every commit waits for a standby before the promotion',
+    { snapshot: syncGranted, local: replicaHere, status: standbyReading, outcomes: [status(standbyReading), written(), ok, ok, { kind: 'promoted', durationMs: 50 }, status(primaryReading), written()] },
+    ['readStatus', 'store:renew', 'keeper:arm', 'pg:setSync', 'pg:promote', 'readStatus', 'store:confirm', 'keeper:arm', 'pg:createSlots', 'heartbeat', 'sleep'],
+  ],
+  ['a grant whose renew loses the race is void: no promotion', { snapshot: granted, local: replicaHere, status: standbyReading, outcomes: [status(standbyReading), lost] }, ['readStatus', 'store:renew', 'heartbeat', 'sleep']],
+  ['a grant whose renew finds the store down: no promotion', { snapshot: granted, local: replicaHere, status: standbyReading, outcomes: [status(standbyReading), down] }, ['readStatus', 'store:renew', 'heartbeat', 'sleep']],
+  ['a keeper that does not acknowledge the deadline: no promotion', { snapshot: granted, local: replicaHere, status: standbyReading, outcomes: [status(standbyReading), written(), { kind: 'error', message: 'keeper gone' }] }, ['readStatus', 'store:renew', 'keeper:arm', 'heartbeat', 'sleep']],
+  [
+    'a confirm that loses the race still creates slots and lets the next loop re-plan',
+    { snapshot: granted, local: replicaHere, status: standbyReading, outcomes: [status(standbyReading), written(), ok, { kind: 'promoted', durationMs: 50 }, status(primaryReading), lost] },
+    ['readStatus', 'store:renew', 'keeper:arm', 'pg:promote', 'readStatus', 'store:confirm', 'pg:createSlots', 'heartbeat', 'sleep'],
+  ],
+  ['the holder renews and re-arms the keeper', { snapshot: holder, local: primaryHere, status: primaryReading, outcomes: [status(primaryReading), written()] }, ['readStatus', 'store:renew', 'keeper:arm', 'heartbeat', 'sleep']],
+  ['a holder whose renew loses the race stops PostgreSQL at once', { snapshot: holder, local: primaryHere, status: primaryReading, outcomes: [status(primaryReading), lost] }, ['readStatus', 'store:renew', 'pg:stop', 'heartbeat', 'sleep']],
+  [
+    'a handover renews first, then checkpoints, stops, and reports the final LSN of a clean shutdown',
+    { snapshot: handover, local: primaryHere, status: primaryReading, outcomes: [written(), ok, ok, ok, { kind: 'control', clusterState: 'shut down', checkpointLsn: 7000, systemId: '1' }, written()] },
+    ['store:renew', 'keeper:arm', 'pg:checkpoint', 'pg:stop', 'pg:controldata', 'store:completeHandover', 'heartbeat', 'sleep'],
+  ],
+  [
+    'a handover whose shutdown was not clean reports no final LSN',
+    { snapshot: handover, local: primaryHere, status: primaryReading, outcomes: [written(), ok, ok, ok, { kind: 'control', clusterState: 'in production', checkpointLsn: 7000, systemId: '1' }] },
+    ['store:renew', 'keeper:arm', 'pg:checkpoint', 'pg:stop', 'pg:controldata', 'heartbeat', 'sleep'],
+  ],
+  ['a handover whose renew loses the race stops at once', { snapshot: handover, local: primaryHere, status: primaryReading, outcomes: [lost] }, ['store:renew', 'pg:stop', 'heartbeat', 'sleep']],
+  [
+    'the store saying "your bootstrap is unfinished" never empties data this node did not initdb',
+    { snapshot: unfinished, local: { ...primaryHere, running: false, inRecovery: null, hasFiles: true, bootstrapMarker: false }, status: null, outcomes: [] },
+    ['heartbeat', 'sleep'],
+  ],
+  [
+    'an unfinished bootstrap with its own marker and no postmaster initdbs again',
+    { snapshot: unfinished, local: { empty: true, systemId: null, running: false, inRecovery: null, following: null, wasPrimary: false, hasFiles: true, bootstrapMarker: true, postmasterRunning: false }, status: null, outcomes: [ok, ok, { kind: 'control', clusterState: 'shut down', checkpointLsn: 1, systemId: '42' }, written(1, 2)] },
+    ['pg:prepareBootstrap', 'pg:initdb', 'pg:controldata', 'store:initialize', 'pg:clearBootstrapMarker', 'pg:start', 'pg:ensureReplicationRole', 'heartbeat', 'sleep'],
+  ],
+  ['store unreachable: no call but the sleep', { snapshot: null, local: replicaHere, status: standbyReading, outcomes: [] }, ['sleep']],
+];
+
+describe('agent step machine', () => {
+  for (const [name, script, calls] of cases) {
+    test(name, () => {
+      // Act
+      const r = run(script);
+      // Assess
+      assert.deepEqual(r.calls, calls);
+      for (const e of r.effects) if (e.type === 'log') assert.ok(e.reason.code.length > 0);
+    });
+  }
+
+  test('the lease is counted from the send time of the renew, whatever its answer took', () => {
+    // Prepare: each call takes 3 s
+    const r = run({ snapshot: granted, local: replicaHere, status: standbyReading, outcomes: [status(standbyReading), written(), ok, { kind: 'promoted', durationMs: 50 }, status(primaryReading), written()], callMs: 3000 });
+    // Assess: the first arm's deadline is the renew's send time + ttl - margin
+    const arms = r.effects.filter((e): e is Extract<Effect, { type: 'keeper'; op: 'arm' }> => e.type === 'keeper' && e.op === 'arm');
+    const renewSent = r.sentAt[r.calls.indexOf('store:renew')] as number;
+    const confirmSent = r.sentAt[r.calls.indexOf('store:confirm')] as number;
+    assert.equal(arms[0]?.deadline, renewSent + 10_000 - 1000);
+    assert.equal(arms[1]?.deadline, confirmSent + 10_000 - 1000);
+    assert.equal(r.state.lease.sentAt, confirmSent);
+  });
+
+  test('without a keeper the in-process timer alone holds the deadline', () => {
+    const r = run({ params: { keeper: false }, snapshot: holder, local: primaryHere, status: primaryReading, outcomes: [status(primaryReading), written()] });
+    assert.deepEqual(r.calls, ['readStatus', 'store:renew', 'heartbeat', 'sleep']);
+    assert.ok(r.effects.some((e) => e.type === 'fenceTimer' && e.at !== null));
+  });
+
+  const fenceCases: [string, number, boolean, boolean][] = [
+    ['past the deadline a writable primary is stopped', T0 + 9_000, false, true],
+    ['before the deadline nothing happens', T0 + 8_000, false, false],
+    ['a standby takes no writes: nothing to fence', T0 + 9_000, true, false],
+  ];
+  for (const [name, at, standbySignal, fences] of fenceCases) {
+    test(`fence timer: ${name}`, () => {
+      // Prepare: a lease renewed at T0, deadline T0 + 9 s
+      const state: AgentState = { ...initialAgentState(config().config), lease: { term: 4, sentAt: T0 }, fenceAt: T0 + 9_000 };
+      // Act
+      const r = agentStep(state, { type: 'fenceDue', now: at, standbySignal }, PARAMS);
+      // Assess
+      const stops = r.effects.filter((e) => e.type === 'pg' && e.op.op === 'stop' && e.detached === true);
+      assert.equal(stops.length, fences ? 1 : 0);
+      assert.equal(r.state.lease.term, fences ? null : 4);
+    });
+  }
+});
