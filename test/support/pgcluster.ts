@@ -129,6 +129,11 @@ export class TestCluster {
     );
   }
 
+  /** The arbiter loop, while it runs: it settles only when the loop ends. */
+  get arbiterRunning(): Promise<unknown> | undefined {
+    return this.arbiterDone;
+  }
+
   read(): Promise<ClusterSnapshot> {
     return this.store.readCluster(this.cluster);
   }
