@@ -21,6 +21,7 @@ import { DynamoDbStore } from '../lib/dcs/dynamodb-store.js';
 import { ensureTable } from '../lib/dcs/table.js';
 import { startDynamoDbLocal } from '../lib/local/dynamodb-local.js';
 import { label, newCluster, seedCluster } from '../test/cli/harness.js';
+import { quantile } from './stats.js';
 
 const { values } = parseArgs({ options: { runs: { type: 'string', default: '20' } } });
 const N = Number(values.runs);
@@ -87,10 +88,6 @@ function runOnce(args: readonly string[], env: NodeJS.ProcessEnv, firstRequestAt
   });
 }
 
-function quantile(sorted: readonly number[], q: number): number {
-  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1));
-  return sorted[i] ?? NaN;
-}
 
 const ms = (x: number): string => `${x.toFixed(0).padStart(5)} ms`;
 

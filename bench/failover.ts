@@ -24,6 +24,7 @@ import { freeLoopbackPort } from '../lib/local/dynamodb-local.js';
 import { LocalRun } from '../lib/local/run.js';
 import { sql } from '../test/support/pgcluster.js';
 import { checkTiming, numberArg } from '../lib/local/args.js';
+import { quantile } from './stats.js';
 
 const { values } = parseArgs({
   options: {
@@ -452,14 +453,6 @@ function formatRow(r: Row): string {
 }
 
 /** Linear interpolation between closest ranks (R type 7). */
-function quantile(sorted: readonly number[], q: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  const pos = (sorted.length - 1) * q;
-  const lo = Math.floor(pos);
-  const a = sorted[lo] as number;
-  const b = sorted[Math.min(sorted.length - 1, lo + 1)] as number;
-  return a + (b - a) * (pos - lo);
-}
 
 function stats(values: readonly number[]): string {
   const sorted = [...values].sort((a, b) => a - b);

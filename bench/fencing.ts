@@ -17,6 +17,7 @@ import { cpus, loadavg } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { leaderActive, sql, streamingStandbys, TestCluster } from '../test/support/pgcluster.js';
+import { printSpread } from './stats.js';
 
 const { values } = parseArgs({
   options: {
@@ -127,14 +128,6 @@ async function trial(c: TestCluster): Promise<Row> {
   };
 }
 
-function quantile(sorted: readonly number[], q: number): number {
-  const pos = (sorted.length - 1) * q;
-  const lo = Math.floor(pos);
-  const x = sorted[lo] as number;
-  const y = sorted[Math.min(sorted.length - 1, lo + 1)] as number;
-  return x + (y - x) * (pos - lo);
-}
-
 console.log(`machine: ${cpus().length} CPUs, load average ${loadavg().map((x) => x.toFixed(2)).join(' ')}; ${trials} trial(s); ttl 3 s, loop_wait 0.5 s, arbiter tick 100 ms, a probe per node every ${PROBE_EVERY_MS} ms`);
 const c = await TestCluster.create({ nodes: 3, ttl: 3, cuttableStore: true });
 const onSignal = (): void => {
@@ -167,15 +160,11 @@ try {
   await c.stop();
 }
 if (rows.length > 0) {
-  console.log(`\n${'store cut of the primary'.padEnd(52)} ${'min'.padStart(8)} ${'median'.padStart(8)} ${'max'.padStart(8)}  ms`);
-  const line = (label: string, pick: (r: Row) => number): void => {
-    const sorted = rows.map(pick).sort((x, y) => x - y);
-    const cell = (v: number): string => v.toFixed(0).padStart(8);
-    console.log(`${label.padEnd(52)} ${cell(sorted[0] as number)} ${cell(quantile(sorted, 0.5))} ${cell(sorted.at(-1) as number)}`);
-  };
-  line('cut to the old primary\'s last acknowledged write', (r) => r.servedAfterCutMs);
-  line('that write to the grant (fencing margin)', (r) => r.marginMs);
-  line('grant to the new primary\'s first write', (r) => r.firstWriteMs);
+  printSpread('store cut of the primary', rows, [
+    ["cut to the old primary's last acknowledged write", (r) => r.servedAfterCutMs],
+    ['that write to the grant (fencing margin)', (r) => r.marginMs],
+    ["grant to the new primary's first write", (r) => r.firstWriteMs],
+  ]);
 }
 // Two writable primaries at once fail the run.
 process.exitCode = failed || rows.some((r) => r.interleaved || r.marginMs <= 0) ? 1 : 0;

@@ -13,6 +13,7 @@ import { parseArgs } from 'node:util';
 import pg from 'pg';
 import type { PostgresNode } from '../lib/postgres/node.js';
 import { freeLoopbackPort, TestCluster, waitFor } from '../test/postgres/fixture.js';
+import { printSpread } from './stats.js';
 
 const { values } = parseArgs({
   options: {
@@ -138,14 +139,6 @@ async function trial(): Promise<Record<Step, number>> {
   }
 }
 
-function quantile(sorted: readonly number[], q: number): number {
-  const pos = (sorted.length - 1) * q;
-  const lo = Math.floor(pos);
-  const x = sorted[lo] as number;
-  const y = sorted[Math.min(sorted.length - 1, lo + 1)] as number;
-  return x + (y - x) * (pos - lo);
-}
-
 console.log(`machine: ${cpus().length} CPUs, load average ${loadavg().map((x) => x.toFixed(2)).join(' ')}; ${trials} trial(s), fsync off`);
 const rows: Record<Step, number>[] = [];
 for (let i = 1; i <= trials; i++) {
@@ -153,9 +146,4 @@ for (let i = 1; i <= trials; i++) {
   rows.push(r);
   console.log(`trial ${i}: ${STEPS.map(([k]) => `${k} ${r[k].toFixed(0)}`).join(', ')} ms`);
 }
-console.log(`\n${'step'.padEnd(48)} ${'min'.padStart(8)} ${'median'.padStart(8)} ${'max'.padStart(8)}  ms`);
-for (const [k, label] of STEPS) {
-  const sorted = rows.map((r) => r[k]).sort((x, y) => x - y);
-  const cell = (v: number): string => v.toFixed(1).padStart(8);
-  console.log(`${label.padEnd(48)} ${cell(sorted[0] as number)} ${cell(quantile(sorted, 0.5))} ${cell(sorted.at(-1) as number)}`);
-}
+printSpread('step', rows, STEPS.map(([k, label]) => [label, (r: Record<Step, number>) => r[k]] as const), { width: 48, digits: 1 });

@@ -14,6 +14,7 @@ import type { Store } from '../lib/dcs/store.js';
 import { ensureTable } from '../lib/dcs/table.js';
 import { startDynamoDbLocal } from '../lib/local/dynamodb-local.js';
 import { grant, member } from '../test/dcs/contract.js';
+import { quantile } from './stats.js';
 
 const { values } = parseArgs({ options: { iterations: { type: 'string', default: '300' } } });
 const N = Number(values.iterations);
@@ -89,9 +90,6 @@ function ops(store: Store): Op[] {
   ];
 }
 
-function quantile(sorted: number[], q: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN;
-}
 
 async function measure(label: string, store: Store, metered: boolean): Promise<void> {
   console.log(`\n${label}: ${N} calls per operation`);

@@ -15,6 +15,7 @@ import { cpus, loadavg } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { leaderActive, sql, streamingStandbys, TestCluster } from '../test/support/pgcluster.js';
+import { printSpread } from './stats.js';
 
 const { values } = parseArgs({
   options: {
@@ -131,14 +132,6 @@ async function trial(c: TestCluster, n: number): Promise<Row> {
   };
 }
 
-function quantile(sorted: readonly number[], q: number): number {
-  const pos = (sorted.length - 1) * q;
-  const lo = Math.floor(pos);
-  const x = sorted[lo] as number;
-  const y = sorted[Math.min(sorted.length - 1, lo + 1)] as number;
-  return x + (y - x) * (pos - lo);
-}
-
 console.log(`machine: ${cpus().length} CPUs, load average ${loadavg().map((x) => x.toFixed(2)).join(' ')}; ${trials} trial(s); ttl 3 s, loop_wait 0.5 s, arbiter tick 100 ms, polling every ${POLL_MS} ms`);
 const c = await TestCluster.create({ nodes: 3, ttl: 3, synchronousMode: true });
 const onSignal = (): void => {
@@ -171,15 +164,11 @@ try {
   await c.stop();
 }
 if (rows.length > 0) {
-  console.log(`\n${'after a kill -9 of the primary'.padEnd(52)} ${'min'.padStart(8)} ${'median'.padStart(8)} ${'max'.padStart(8)}  ms`);
-  const line = (label: string, pick: (r: Row) => number): void => {
-    const sorted = rows.map(pick).sort((x, y) => x - y);
-    const cell = (v: number): string => v.toFixed(0).padStart(8);
-    console.log(`${label.padEnd(52)} ${cell(sorted[0] as number)} ${cell(quantile(sorted, 0.5))} ${cell(sorted.at(-1) as number)}`);
-  };
-  line('kill to promotion', (r) => r.promoteMs);
-  line('promotion to a sync standby in PostgreSQL', (r) => r.syncPgMs);
-  line('promotion to the sync item naming it', (r) => r.syncStoreMs);
+  printSpread('after a kill -9 of the primary', rows, [
+    ['kill to promotion', (r) => r.promoteMs],
+    ['promotion to a sync standby in PostgreSQL', (r) => r.syncPgMs],
+    ['promotion to the sync item naming it', (r) => r.syncStoreMs],
+  ]);
   console.log(`acknowledged writes missing on the new primary: ${rows.reduce((n, r) => n + r.missing, 0)} of ${rows.reduce((n, r) => n + r.acked, 0)}`);
 }
 // Synchronous mode promises no acknowledged write is lost: a loss fails the run.
