@@ -32,7 +32,16 @@ if (values.seed !== undefined) {
 console.log(`timing inequality (ttl ${TIMING.ttlMs}, margin ${TIMING.safetyMarginMs}, keeper ${TIMING.keeperReactionMs} ms, rho ${TIMING.rho}): ${timingHolds(TIMING) ? 'holds' : 'VIOLATED'}; liveness bound ${LIVENESS_BOUND_MS} ms`);
 const count = Number(values.seeds);
 const profile = values.profile === 'short' ? 'short' : 'full';
-const s = await runSeeds(Number(values.from), count, { switches, profile });
+let done = 0;
+let violated = 0;
+const began = performance.now();
+const s = await runSeeds(Number(values.from), count, { switches, profile }, (r) => {
+  done += 1;
+  if (r.violations.length > 0) violated += 1;
+  if (done % 500 === 0 || done === count) {
+    process.stderr.write(`  ${done}/${count} seeds, ${violated} with a violation, ${(done / ((performance.now() - began) / 1000)).toFixed(0)} schedules/s\n`);
+  }
+});
 for (const inv of INVARIANTS) {
   const seeds = s.perInvariant[inv];
   console.log(`${inv.padEnd(22)} ${seeds.length === 0 ? 'held' : `VIOLATED in ${seeds.length} seeds, first ${seeds.slice(0, 5).join(', ')}`}`);
