@@ -54,9 +54,10 @@ export function eligibility(member: MemberItem, ctx: EligibilityContext): Eligib
   const ttlMs = ctx.config.ttl * 1000;
   const age = heartbeatAge(member, ctx.members, ctx.now);
   if (age >= ttlMs) return no(`heartbeat stale ${formatSeconds(age)} (ttl ${formatSeconds(ttlMs)})`);
-  if (member.state !== 'running') return no(`state ${member.state}, not running`);
-
   const stopped = ctx.stoppedHolder !== undefined && ctx.stoppedHolder === member.name;
+  // A holder that stopped writes for a handover is stopped on purpose: it can take its lease back (it starts
+  // read-only and promotes under the new grant), and its WAL ends at the handover's final LSN.
+  if (member.state !== 'running' && !(stopped && member.state === 'stopped')) return no(`state ${member.state}, not running`);
   // The member that won `initialize` runs as a primary before its first grant.
   const bootstrapper = ctx.leader === null && ctx.initialize?.initializedBy === member.name;
   const roleOk = member.role === 'replica' || ((stopped || bootstrapper) && member.role === 'primary');
@@ -69,10 +70,11 @@ export function eligibility(member: MemberItem, ctx: EligibilityContext): Eligib
   if (member.systemId !== null && clusterSystemId !== null && member.systemId !== clusterSystemId) {
     return no(`system identifier ${member.systemId} differs from the cluster's ${clusterSystemId}`);
   }
-  if (member.lsn === null) return no('WAL position unknown');
+  if (member.lsn === null && !stopped) return no('WAL position unknown');
 
   const leader = ctx.leader;
   if (leader === null || stopped) return ok;
+  if (member.lsn === null) return no('WAL position unknown');
 
   if (member.timeline < leader.timeline) {
     return no(`timeline ${member.timeline} behind cluster's ${leader.timeline}`);

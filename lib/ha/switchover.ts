@@ -109,7 +109,11 @@ export function continueHandover(t: Tick, item: FailoverItem | null, leader: Lea
           : [];
       return [grantTo(t, cand, 'switchover', reason), ...done];
     } else if (!t.leaseExpired) {
-      return [none(`waiting for ${cand.name} to replay up to ${formatLsn(finalLsn)} (replayed ${formatLsn(replayed)})`)];
+      // The demoted holder renews for as long as it waits, so its lease never runs out: the wait has its own bound.
+      const progress = `replayed ${formatLsn(replayed)}`;
+      const waiting = keepWaiting(t, cand.name, progress);
+      if (waiting !== null) return [none(`waiting for ${cand.name} to replay up to ${formatLsn(finalLsn)} (${progress})`)];
+      stalled = `${cand.name} did not replay up to ${formatLsn(finalLsn)} in time (${progress})`;
     } else {
       stalled = `${leader.holder}'s lease expired while ${cand.name} replays (${formatLsn(replayed)} of ${formatLsn(finalLsn)})`;
     }
@@ -131,9 +135,13 @@ function abandonHandover(
 ): ArbiterAction[] {
   const target = leader.candidate ?? 'an unnamed candidate';
   const a = assess(t.snapshot.members, contextOf(t, { stoppedHolder: leader.holder, referenceLsn: finalLsn }));
-  const best = a.eligible[0];
+  // A planned handover loses nothing: every write up to the final LSN may have been acknowledged, so only the
+  // holder itself or a member that has all of it may take the lease.
+  const complete = a.eligible.filter((m) => m.name === leader.holder || (m.lsn ?? 0) >= finalLsn);
+  const refused = [...a.refused, ...a.eligible.filter((m) => !complete.includes(m)).map((m) => `${m.name}: behind the final LSN ${formatLsn(finalLsn)}`)];
+  const best = complete[0];
   if (best === undefined) {
-    return [none(`switchover to ${target} stalled (${stalled}); ${noEligible(t, a.refused)}`)];
+    return [none(`switchover to ${target} stalled (${stalled}); ${noEligible(t, refused)}`)];
   }
   const who = best.name === leader.holder ? `${best.name}, the previous holder (it stopped writes)` : best.name;
   const reason = `switchover to ${target} abandoned (${stalled}): granting ${who}, the best eligible member`;
