@@ -19,7 +19,8 @@ export function grantTo(t: Tick, member: MemberItem, kind: GrantKind, reason: st
       holder: member.name,
       expected: leader === null ? null : versionOf(leader),
       previous: leader?.holder ?? null,
-      lastLsn: member.lsn ?? 0,
+      // A holder that stopped writes for a handover reports no position while stopped: its WAL ends at the final LSN.
+      lastLsn: member.lsn ?? (member.name === leader?.holder ? (leader.finalLsn ?? leader.lastLsn) : 0),
       timeline: member.timeline,
       reason,
       kind,

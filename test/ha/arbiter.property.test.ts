@@ -75,8 +75,9 @@ describe('decide: properties', () => {
           if (a.type !== 'grant') continue;
           const m = snapshot.members.find((x) => x.name === a.grant.holder);
           assert.ok(m, `grant to unknown member ${a.grant.holder}`);
-          assert.equal(a.grant.lastLsn, m.lsn);
           const leader = snapshot.leader;
+          // The member's position, or for a holder stopped by its handover, the final LSN it reported.
+          assert.equal(a.grant.lastLsn, m.lsn ?? (m.name === leader?.holder ? (leader.finalLsn ?? leader.lastLsn) : 0));
           switch (a.grant.kind) {
             case 'failover':
             case 'bootstrap':
@@ -95,6 +96,8 @@ describe('decide: properties', () => {
                 ? eligibilityContext(snapshot, members, now, { skipLag: true })
                 : eligibilityContext(snapshot, members, now, { stoppedHolder: leader.holder, referenceLsn: finalLsn });
               assert.deepEqual(eligibility(m, ctx), { eligible: true }, a.reason);
+              // A planned handover loses nothing: only the holder or a member with every write up to the final LSN.
+              assert.ok(m.name === leader.holder || (m.lsn ?? 0) >= finalLsn, `switchover to ${m.name} behind the final LSN: ${a.reason}`);
               break;
             }
             default:
