@@ -72,6 +72,16 @@ for (const pid of [node.agentPid, pgPid]) {
 }
 say(`killed ${old.holder} (kill -9 of agent pid ${node.agentPid ?? '-'} and postgres pid ${pgPid ?? '-'}), the primary of term ${old.term}`);
 
+/** The run started a new agent process for the killed node (its state file names another pid). */
+function restartedAgent(): boolean {
+  try {
+    const now = (JSON.parse(readFileSync(join(values.dir, 'state.json'), 'utf8')) as RunState).nodes.find((n) => n.name === old?.holder);
+    return now?.agentPid !== undefined && now.agentPid !== null && now.agentPid !== node?.agentPid;
+  } catch {
+    return false;
+  }
+}
+
 const deadline = t0 + Number(values.timeout) * 1000;
 let granted = false;
 let promoted = false;
@@ -104,8 +114,9 @@ while (performance.now() < deadline && !(written && rejoined)) {
     rejoined = true;
     say(`${old.holder} is back as a replica (timeline ${back.timeline})`);
   }
-  // The killed holder renewed its own lease again: it came back before the lease ran out.
-  if (!granted && l !== null && l.term === old.term && l.holder === old.holder && l.version > old.version) {
+  // The killed holder renewed its own lease again from a restarted agent: it came back before the lease ran out.
+  // (A renew the killed agent sent just before the kill may still land: only a new agent process counts.)
+  if (!granted && l !== null && l.term === old.term && l.holder === old.holder && l.version > old.version && restartedAgent()) {
     say(`${old.holder} came back within its lease and kept it: no failover (restart it later than ttl to see one)`);
     break;
   }
