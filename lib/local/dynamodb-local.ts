@@ -3,7 +3,7 @@
 // bash guard in its own process group; the guard kills Java when the owner's
 // pipe closes, which happens even when the owner is killed with SIGKILL.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
@@ -32,14 +32,47 @@ export interface StartOptions {
   readonly dbPath?: string;
 }
 
+/**
+ * A loopback port free now, for a server that will listen on it a moment
+ * later. Chosen at random below the kernel's ephemeral range: a port the
+ * kernel hands out (port 0) is also what it picks as the source port of new
+ * outgoing connections, so under load another process's client could take it
+ * before the server binds.
+ */
 export async function freeLoopbackPort(): Promise<number> {
+  const low = 20_000;
+  const high = ephemeralLow() - 1;
+  for (let i = 0; i < 50 && high > low; i++) {
+    const port = low + Math.floor(Math.random() * (high - low + 1));
+    if (await bindable(port)) return port;
+  }
+  return listenOn(0);
+}
+
+function ephemeralLow(): number {
+  try {
+    const first = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+    return Number.isInteger(first) && first > 1024 ? first : 32_768;
+  } catch {
+    return 32_768;
+  }
+}
+
+async function bindable(port: number): Promise<boolean> {
+  return listenOn(port).then(
+    () => true,
+    () => false,
+  );
+}
+
+function listenOn(port: number): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
+    server.listen(port, '127.0.0.1', () => {
       const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => resolve(port));
+      const bound = typeof address === 'object' && address !== null ? address.port : 0;
+      server.close(() => resolve(bound));
     });
   });
 }
