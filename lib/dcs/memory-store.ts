@@ -5,7 +5,7 @@ import { isDeepStrictEqual } from 'node:util';
 import type { z } from 'zod';
 import { buildHistory, buildSnapshot, deepFreeze, grantItems, parseItem, validateWrite } from './codec.js';
 import { ENDPOINT_SHAPE, HISTORY_SHAPE, hasShape, LEADER_SHAPE, type Shape } from './conditions.js';
-import { StoreUnavailableError } from './errors.js';
+import { StoreInvariantError, StoreUnavailableError } from './errors.js';
 import {
   arbiterSchema,
   configSchema,
@@ -189,6 +189,10 @@ export class MemoryStore implements Store {
     const historyKey = { pk: historyPk(c), sk: historySk(term) };
     const matches = (cur: Raw | undefined): boolean =>
       g.expected === null ? cur === undefined : cur !== undefined && cur.version === g.expected.version && cur.term === g.expected.term;
+    // One transaction in DynamoDB: the history row must be absent too, or nothing is written.
+    if (matches(this.get(leaderKey)) && this.partitions.get(historyKey.pk)?.has(historyKey.sk) === true) {
+      throw new StoreInvariantError(`grant of term ${term} in ${clusterPk(c)} cancelled: a history row for term ${term} already exists`);
+    }
     const r = this.write('grantLeader', c, leaderKey, leaderSchema, matches, () => leader);
     if (r.ok) this.partition(historyKey.pk).set(historyKey.sk, structuredClone(history as Raw));
     return r;

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { DEFAULT_CONFIG, type ClusterConfig, type MemberStatus } from '../../lib/dcs/items.js';
 import { clusterPk, historyPk, historySk, memberSk, type ClusterId } from '../../lib/dcs/keys.js';
-import { InvalidWriteError, MalformedItemError } from '../../lib/dcs/errors.js';
+import { InvalidWriteError, MalformedItemError, StoreInvariantError } from '../../lib/dcs/errors.js';
 import { itemSlot } from '../../lib/dcs/snapshot.js';
 import type { Grant, ItemKind, Store } from '../../lib/dcs/store.js';
 
@@ -263,6 +263,19 @@ export function storeContract(name: string, make: () => Promise<ContractSubject>
           history.map((h) => [h.term, h.kind, h.to]),
           [[1, 'bootstrap', 'a']],
         );
+      });
+
+      test('a grant whose history row already exists is refused with StoreInvariantError and writes no leader', async () => {
+        // Prepare: a history row for term 1 with no leader item (a leader item deleted by hand, say)
+        const { store, putRaw } = await subject();
+        const c = newCluster();
+        await putRaw({ pk: historyPk(c), sk: historySk(1) }, { term: 1, kind: 'bootstrap', from: null, to: 'a', reason: 'bootstrap', lsn: 0, timeline: 1, grantedAt: 1_700_000_000_000, version: 1 });
+        // Act
+        const attempt = store.grantLeader(c, grant('b', null));
+        // Assess
+        await assert.rejects(attempt, StoreInvariantError);
+        assert.equal((await store.readCluster(c)).leader, null);
+        assert.deepEqual((await store.listHistory(c)).map((h) => h.to), ['a']);
       });
 
       test('a grant on a stale observation loses and returns the current leader', async () => {
