@@ -312,7 +312,9 @@ function startPrimary(c: Ctx, name: string, o: Outcome | null): Next {
     case 'startPrimary:started':
       return { call: { type: 'readStatus' }, step: 'startPrimary:status' };
     case 'startPrimary:status':
-      return readStatus(c, o)?.inRecovery === true ? { call: { type: 'pg', op: { op: 'promote' } }, step: 'startPrimary:promoted' } : 'done';
+      // Started read-only (a standby.signal): the next tick promotes it, under the promotion protocol.
+      readStatus(c, o);
+      return 'done';
     default:
       return 'done';
   }

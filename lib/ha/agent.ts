@@ -249,10 +249,11 @@ export const AGENT_RULES: readonly Rule[] = [
   {
     situation: 'initialized by this node, no lease taken yet',
     code: 'initialized_by_this_node_no_lease_taken_yet',
-    when: (s) => s.leader === null && s.snapshot?.initialize?.initializedBy === s.name,
+    // The lease before any write; never on data that was a standby's: the initialize item alone promotes nothing.
+    when: (s) => s.leader === null && s.snapshot?.initialize?.initializedBy === s.name && s.local.wasPrimary !== false && !(s.local.running && s.local.inRecovery === true),
     then: (s) => [
-      ...(s.local.running && s.local.inRecovery === false ? [] : [{ type: 'startPrimary', reason: r('bootstrap_start', 'bootstrap: start the new primary') } as const]),
       { type: 'takeFirstLease', reason: r('bootstrap_first_lease', 'bootstrap: take the first lease (term 1)') },
+      ...(s.local.running ? [] : [{ type: 'startPrimary', reason: r('bootstrap_start', 'bootstrap: start the new primary') } as const]),
     ],
   },
   {

@@ -51,11 +51,25 @@ const cases: [string, AgentInput, string, string[], RegExp][] = [
     /renew term/,
   ],
   [
-    'the initializer without a lease starts and takes the first lease',
+    'the initializer without a lease takes the first lease, then starts',
     input({ name: 'a', local: stoppedPrimary, snapshot: snapshot({ initialize: initialize('a'), leader: null, members: [primary('a')] }) }),
     'initialized by this node, no lease taken yet',
-    ['startPrimary', 'takeFirstLease'],
+    ['takeFirstLease', 'startPrimary'],
     /bootstrap/,
+  ],
+  [
+    'a running standby named initializer by the store, with no leader item, is not promoted on that word',
+    input({ name: 'b', local: { ...stoppedPrimary, running: true, inRecovery: true, wasPrimary: false }, snapshot: snapshot({ initialize: initialize('b'), leader: null, members: [primary('a'), member('b')] }) }),
+    'no leader',
+    ['wait'],
+    /no leader/,
+  ],
+  [
+    'a stopped standby named initializer by the store is started read-only, never as a primary',
+    input({ name: 'b', local: { ...stoppedPrimary, wasPrimary: false }, snapshot: snapshot({ initialize: initialize('b'), leader: null, members: [primary('a'), member('b')] }) }),
+    'no leader, PostgreSQL down',
+    ['startStandby'],
+    /start read-only/,
   ],
   ['a replica granted the lease confirms it, then promotes', input({ snapshot: snapshot({ leader: leader('b', { phase: 'granted', term: 4 }), members: [member('b')] }) }), 'granted the lease', ['promote'], /granted term 4: confirm, then promote/],
   [
