@@ -2,7 +2,9 @@
 // npm run sim -- --seeds K         K seeds
 // npm run sim -- --seed N          replay one seed and print its trace
 // npm run sim -- --switch keeper-disabled   remove a safeguard from the model
+// npm run sim -- --class hostile-item       only this fault class (repeatable)
 import { parseArgs } from 'node:util';
+import { FAULT_CLASSES, type FaultClass } from '../lib/sim/faults.js';
 import { INVARIANTS } from '../lib/sim/invariants.js';
 import { runSeeds } from '../lib/sim/run.js';
 import { LIVENESS_BOUND_MS, SWITCHES, simulate, timingHolds, TIMING, type Switch } from '../lib/sim/world.js';
@@ -14,15 +16,21 @@ const { values } = parseArgs({
     from: { type: 'string', default: '1' },
     switch: { type: 'string', multiple: true, default: [] },
     profile: { type: 'string', default: 'full' },
+    class: { type: 'string', multiple: true, default: [] },
   },
 });
+const classes = (values.class ?? []).map((c) => {
+  if (!(FAULT_CLASSES as readonly string[]).includes(c)) throw new Error(`unknown fault class ${c}: one of ${FAULT_CLASSES.join(', ')}`);
+  return c as FaultClass;
+});
+const only = classes.length === 0 ? {} : { classes };
 const switches = (values.switch ?? []).map((s) => {
   if (!(SWITCHES as readonly string[]).includes(s)) throw new Error(`unknown switch ${s}: one of ${SWITCHES.join(', ')}`);
   return s as Switch;
 });
 
 if (values.seed !== undefined) {
-  const r = await simulate({ seed: Number(values.seed), switches, trace: true, profile: values.profile === 'short' ? 'short' : 'full' });
+  const r = await simulate({ seed: Number(values.seed), switches, ...only, trace: true, profile: values.profile === 'short' ? 'short' : 'full' });
   console.log(`seed ${r.seed}, ${r.mode} mode, faults: ${r.faults.map((f) => `${f.kind}@${f.at}+${f.durationMs}(node ${f.node})`).join(', ')}`);
   for (const line of r.trace) console.log(line);
   console.log(r.violations.length === 0 ? 'all invariants held' : r.violations.map((v) => `VIOLATED ${v.invariant} at ${v.at}: ${v.detail}`).join('\n'));
@@ -35,7 +43,7 @@ const profile = values.profile === 'short' ? 'short' : 'full';
 let done = 0;
 let violated = 0;
 const began = performance.now();
-const s = await runSeeds(Number(values.from), count, { switches, profile }, (r) => {
+const s = await runSeeds(Number(values.from), count, { switches, profile, ...only }, (r) => {
   done += 1;
   if (r.violations.length > 0) violated += 1;
   if (done % 500 === 0 || done === count) {

@@ -16,6 +16,7 @@ export const FAULT_CLASSES = [
   'arbiter-duplicate',
   'arbiter-delay',
   'switchover',
+  'hostile-item',
 ] as const;
 export type FaultClass = (typeof FAULT_CLASSES)[number];
 

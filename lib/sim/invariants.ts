@@ -14,6 +14,14 @@ export const INVARIANTS = [
   'endpoint-forward',
   /** A data directory with files is emptied only with this node's bootstrap marker. */
   'no-unevidenced-wipe',
+  /** Strict synchronous mode, from the first promotion on: every acknowledged write is, at its acknowledgement, in another node's WAL too. */
+  'strict-two-copies',
+  /** A fence (the agent's timer or its keeper) stops only a node that takes writes, never a running standby. */
+  'fence-spares-standbys',
+  /** A planned handover under a reachable store never costs the lease: its holder is not fenced mid-handover. */
+  'handover-keeps-lease',
+  /** Nothing the store or the schedule does makes an agent or an arbiter invocation fail: every promise is handled. */
+  'processes-survive',
   /** Once faults stop: exactly one writable node, the active holder, within the stated bound. */
   'liveness',
 ] as const;

@@ -4,7 +4,7 @@
 // over the in-memory store behind a fault-injecting proxy, in virtual time
 // with a drifting clock per process.
 import { DEFAULT_CONFIG, clusterConfigSchema, type ClusterConfig } from '../dcs/items.js';
-import type { ClusterId } from '../dcs/keys.js';
+import { clusterPk, memberSk, SK, type ClusterId } from '../dcs/keys.js';
 import { StoreUnavailableError } from '../dcs/errors.js';
 import { MemoryStore } from '../dcs/memory-store.js';
 import type { Store } from '../dcs/store.js';
@@ -95,6 +95,8 @@ interface Node {
   reportedLsn: number;
   clientCutUntil: number;
   storeCutUntil: number;
+  /** Virtual ms its handover's checkpoint began, while it hands over; else null. */
+  handoverSince: number | null;
 }
 
 interface Ack {
@@ -137,6 +139,7 @@ class World {
   private lastAckAt = 0;
   private maxGapInFaults = 0;
   private faultsEnd = 0;
+  private hostileUntil = 0;
 
   constructor(readonly o: SimOptions) {
     this.rng = new Rng(o.seed * 2654435761 + 1);
@@ -166,6 +169,7 @@ class World {
       reportedLsn: 0,
       clientCutUntil: 0,
       storeCutUntil: 0,
+      handoverSince: null,
     }));
     this.faults = faultSchedule(this.rng, this.nodes.length, o.classes ?? FAULT_CLASSES, o.profile ?? 'full');
   }
@@ -327,7 +331,7 @@ class World {
     n.agent = proc;
     n.state = initialAgentState(this.config);
     n.fenceToken += 1;
-    this.sched.spawn(proc, at, () => this.agentLoop(n, proc));
+    this.sched.spawn(proc, at, () => this.agentLoop(n, proc).catch((err: unknown) => this.violate('processes-survive', `agent ${n.name} failed: ${String(err)}`)));
   }
 
   private async agentLoop(n: Node, proc: Proc): Promise<void> {
@@ -380,6 +384,7 @@ class World {
         proc,
       );
     } else if (e.type === 'pg' && e.op.op === 'stop') {
+      this.fenced(n, 'fence timer');
       this.pgStop(n, e.op.mode === 'fast', 'fence timer');
     }
   }
@@ -417,7 +422,10 @@ class World {
     const fail = (why: string): never => {
       throw new Error(`${op.op}: ${why}`);
     };
-    const took = { start: 150, startStandby: 150, promote: 50, stop: 80, clone: 300, rewind: 1000, initdb: 1000 }[op.op as string] ?? 2;
+    // A checkpoint under load (a handover's first step) can take seconds: dirty buffers, a busy disk.
+    const checkpointMs = this.rng.chance(0.3) ? this.rng.int(1000, 7000) : this.rng.int(5, 300);
+    const took = { start: 150, startStandby: 150, promote: 50, stop: 80, clone: 300, rewind: 1000, initdb: 1000, checkpoint: checkpointMs }[op.op as string] ?? 2;
+    if (op.op === 'checkpoint' && pg.running && !pg.inRecovery) n.handoverSince = this.sched.now;
     await this.sched.sleep(proc, took);
     switch (op.op) {
       case 'startStandby':
@@ -566,6 +574,7 @@ class World {
     // A clean shutdown sends all WAL, its shutdown checkpoint included, to the standbys streaming from it.
     if (clean) for (const s of this.nodes) if (s !== n && s.pg.upstream === n.name && s.pg.streaming) this.receive(s, n);
     n.pg.stop(clean);
+    n.handoverSince = null;
     n.writableSince = null;
     n.ackedInPeriod = false;
     this.log(`${n.name} pg stopped (${clean ? 'fast' : 'immediate'}) by ${by}`);
@@ -579,7 +588,29 @@ class World {
 
   private keeperCheck(n: Node, gen: number): void {
     if (n.keeper.gen !== gen || n.keeper.deadline === null || this.mono(n) < n.keeper.deadline) return;
-    if (n.pg.writable && !n.pg.standbySignal) this.pgStop(n, false, 'fence keeper');
+    if (n.pg.writable && !n.pg.standbySignal) {
+      this.fenced(n, 'fence keeper');
+      this.pgStop(n, false, 'fence keeper');
+    }
+  }
+
+  /** A fence is about to stop n: never a running standby, never a handover the store let renew. */
+  private fenced(n: Node, by: string): void {
+    if (n.pg.running && n.pg.inRecovery) this.violate('fence-spares-standbys', `${by} stopped ${n.name}, a running standby`);
+    const since = n.handoverSince;
+    if (since !== null && n.pg.running && !this.leaseFaultDuring(n, since - TIMING.ttlMs)) {
+      this.violate('handover-keeps-lease', `${by} stopped ${n.name} ${this.sched.now - since} ms into its handover, with the store reachable throughout`);
+    }
+  }
+
+  /** True when a fault that can cost n its lease overlapped [from, now]. */
+  private leaseFaultDuring(n: Node, from: number): boolean {
+    const now = this.sched.now;
+    return this.faults.some((f) => {
+      if (f.at > now || f.at + f.durationMs < from) return false;
+      if (['store-outage', 'store-latency', 'lost-responses', 'hostile-item'].includes(f.kind)) return true;
+      return f.node === n.i && ['partition-node-store', 'agent-stall', 'agent-crash', 'node-crash'].includes(f.kind);
+    });
   }
 
   /** A node just became writable: it must hold what was acknowledged before. */
@@ -629,6 +660,10 @@ class World {
       if (o !== n && o.writableSince !== null && o.ackedInPeriod && o.pg.writable) {
         this.violate('single-writer', `${n.name} acknowledged write ${rec.id} while ${o.name} (writable since ${o.writableSince}) acknowledges writes too`);
       }
+    }
+    // From the first promotion on: the bootstrap's primary has no standby to wait for until its first loop sets one.
+    if (this.mode === 'strict' && this.maxTerm >= 2 && !this.nodes.some((o) => o !== n && holds(o.pg.wal, rec))) {
+      this.violate('strict-two-copies', `${n.name} acknowledged write ${rec.id} (lsn ${rec.lsn}) held by no other node`);
     }
     n.ackedInPeriod = true;
     const term = this.maxTerm;
@@ -737,7 +772,7 @@ class World {
         const s = await runLoop(deps, { runUntil: clock.now() + TIMING.schedulePeriodMs - 1500, tickMs: 1000, clusters: [CLUSTER], waitForLease: true });
         this.log(`arbiter ${id} ended: ${s.status}, ${s.grants} grants`);
       } catch (err) {
-        this.log(`arbiter ${id} failed: ${(err as Error).message}`);
+        this.violate('processes-survive', `arbiter ${id} failed: ${String(err)}`);
       }
     });
   }
@@ -798,10 +833,94 @@ class World {
         case 'arbiter-delay':
           for (const p of this.arbiters) this.sched.stall(p, end);
           return;
+        case 'hostile-item':
+          this.hostile(n, end);
+          return;
         case 'switchover':
           void this.store.setFailover(CLUSTER, { kind: 'switchover', requestedAt: Math.floor(this.sched.now), requestedBy: 'sim' }, null).catch(() => undefined);
           return;
       }
     });
   }
+
+  // ---- hostile store content -------------------------------------------------
+
+  private partitionRaw(): Map<string, Record<string, unknown>> {
+    const parts = (this.store as unknown as { partitions: Map<string, Map<string, Record<string, unknown>>> }).partitions;
+    let p = parts.get(clusterPk(CLUSTER));
+    if (p === undefined) {
+      p = new Map();
+      parts.set(clusterPk(CLUSTER), p);
+    }
+    return p;
+  }
+
+  /**
+   * Any node can write its cluster's partition: one item is made malformed
+   * or crafted. A malformed member of no node stays for good; the others are
+   * repaired (put back as they were) when the fault ends, if still as written.
+   * The leader item is removed only beside a crafted initialize item, and put
+   * back with it.
+   */
+  private hostile(n: Node, end: number): void {
+    // One at a time: a repair puts back what the item held before, which must not be another's damage.
+    if (this.sched.now < this.hostileUntil) return;
+    this.hostileUntil = end;
+    const part = this.partitionRaw();
+    const kind = this.rng.pick(['ghost-member', 'own-member', 'leader', 'config', 'sync', 'failover', 'endpoint', 'arbiter', 'initialize-unfinished', 'initialize-foreign'] as const);
+    const put = (sk: string, item: Record<string, unknown>): void => void this.store.putRaw({ pk: clusterPk(CLUSTER), sk }, item);
+    const restoreLater = (sk: string, saved: Record<string, unknown> | undefined): void => {
+      const written = JSON.stringify(part.get(sk) ?? null);
+      this.sched.at(end, () => {
+        if (JSON.stringify(part.get(sk) ?? null) !== written) return;
+        if (saved === undefined) part.delete(sk);
+        else put(sk, saved);
+        this.log(`hostile ${sk} repaired`);
+      });
+    };
+    this.log(`hostile item: ${kind} (node ${n.name})`);
+    switch (kind) {
+      case 'ghost-member':
+        put(memberSk('zz'), { name: 'zz', role: 7, version: 1 });
+        return;
+      case 'own-member': {
+        const cur = part.get(memberSk(n.name));
+        if (cur !== undefined) put(memberSk(n.name), { ...structuredClone(cur), lsn: 'corrupt' });
+        return;
+      }
+      case 'initialize-unfinished':
+      case 'initialize-foreign': {
+        // A crafted initialize item naming this node, with the leader item gone: the store's word alone.
+        const init = part.get(SK.initialize);
+        const leader = part.get(SK.leader);
+        const version = typeof init?.version === 'number' ? init.version + 1 : 1;
+        const systemId = kind === 'initialize-foreign' ? init?.systemId : undefined;
+        put(SK.initialize, { initializedBy: n.name, ...(systemId === undefined ? {} : { systemId }), version });
+        part.delete(SK.leader);
+        restoreLater(SK.initialize, init);
+        if (leader !== undefined) {
+          this.sched.at(end, () => {
+            if (!part.has(SK.leader)) put(SK.leader, leader);
+          });
+        }
+        return;
+      }
+      default: {
+        const field = { leader: 'term', config: 'config', sync: 'standbys', failover: 'request', endpoint: 'term', arbiter: 'leaseExpiresAt' }[kind];
+        const saved = part.get(SK[kind]);
+        put(SK[kind], saved === undefined ? { version: 1, [field]: 'corrupt' } : { ...structuredClone(saved), [field]: 'corrupt' });
+        restoreLater(SK[kind], saved === undefined ? undefined : structuredClone(saved));
+      }
+    }
+  }
+}
+
+/** True when `wal` holds `rec` (same id at its position: not a divergent history). */
+function holds(wal: readonly WalRecord[], rec: WalRecord): boolean {
+  for (let i = wal.length - 1; i >= 0; i--) {
+    const r = wal[i] as WalRecord;
+    if (r.id === rec.id) return true;
+    if (r.lsn < rec.lsn) return false;
+  }
+  return false;
 }
