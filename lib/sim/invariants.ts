@@ -16,6 +16,8 @@ export const INVARIANTS = [
   'no-unevidenced-wipe',
   /** Strict synchronous mode, from the first promotion on: every acknowledged write is, at its acknowledgement, in another node's WAL too. */
   'strict-two-copies',
+  /** A fence deadline never lies past the send time of the node's latest applied leader write + ttl - margin. */
+  'lease-from-send',
   /** A fence (the agent's timer or its keeper) stops only a node that takes writes, never a running standby. */
   'fence-spares-standbys',
   /** A planned handover under a reachable store never costs the lease: its holder is not fenced mid-handover. */

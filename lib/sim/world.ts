@@ -97,6 +97,8 @@ interface Node {
   storeCutUntil: number;
   /** Virtual ms its handover's checkpoint began, while it hands over; else null. */
   handoverSince: number | null;
+  /** Its own clock at the send of its latest leader write that the store applied. */
+  leaseSentAt: number;
 }
 
 interface Ack {
@@ -170,6 +172,7 @@ class World {
       clientCutUntil: 0,
       storeCutUntil: 0,
       handoverSince: null,
+      leaseSentAt: -Infinity,
     }));
     this.faults = faultSchedule(this.rng, this.nodes.length, o.classes ?? FAULT_CLASSES, o.profile ?? 'full');
   }
@@ -260,6 +263,7 @@ class World {
         if (typeof f !== 'function') return f;
         return async (...args: unknown[]) => {
           const op = String(prop);
+          const sentAt = node === null ? 0 : this.mono(node);
           const lat = (): number => (this.sched.now < this.latencyUntil ? this.rng.int(100, 2500) : this.rng.int(1, 8));
           await this.sched.sleep(proc, lat());
           const cut = this.sched.now < this.storeDownUntil || (node !== null ? this.sched.now < node.storeCutUntil : this.sched.now < this.arbiterCutUntil);
@@ -269,6 +273,8 @@ class World {
           }
           const result = await (f as (...a: unknown[]) => Promise<unknown>).apply(target, args);
           this.observe(caller, op, args, result);
+          const applied = (result as { ok?: boolean } | null)?.ok === true;
+          if (node !== null && applied && ['grantLeader', 'renewLeader', 'confirmLeader'].includes(op)) node.leaseSentAt = Math.max(node.leaseSentAt, sentAt);
           if (this.sched.now < this.lossyUntil && this.rng.chance(0.3)) {
             this.log(`store ${op} by ${caller} applied, answer lost`);
             await this.sched.sleep(proc, 1000);
@@ -581,6 +587,8 @@ class World {
   }
 
   private arm(n: Node, deadline: number): void {
+    const bound = n.leaseSentAt + this.config.ttl * 1000 - TIMING.safetyMarginMs;
+    if (deadline > bound + 1) this.violate('lease-from-send', `${n.name} armed its fence ${(deadline - bound).toFixed(0)} ms past send time + ttl - margin of its latest applied leader write`);
     const gen = n.keeper.gen + 1;
     n.keeper = { deadline, gen };
     this.sched.at(this.virtualAt(n, deadline) + this.rng.int(0, TIMING.keeperReactionMs), () => this.keeperCheck(n, gen));
