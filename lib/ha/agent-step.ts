@@ -499,6 +499,8 @@ function renew(c: Ctx, term: number, name: string, o: Outcome | null): Next {
       return holdLease(c, term, c.data.sent ?? c.now, 'renew:armed');
     case 'renew:armed':
       keeperAnswer(c, o);
+      // Only a running primary has standbys to choose: a holder stopped by its handover renews and waits.
+      if (!(d.local.running && d.local.inRecovery === false)) return 'done';
       if (d.config.synchronousMode || d.snapshot?.sync?.leader === c.p.name) return { goto: 'sync:begin', data: { after: 'done' } };
       return 'done';
     default:

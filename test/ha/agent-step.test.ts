@@ -78,6 +78,7 @@ const granted = snapshot({ config: config(), leader: leader('b', { phase: 'grant
 const syncGranted = snapshot({ config: config({ synchronousMode: true }), leader: leader('b', { phase: 'granted', term: 4 }), members: [member('a'), member('b')] });
 const holder = snapshot({ config: config(), leader: leader('b', { phase: 'active', term: 4 }), members: [member('a'), primary('b')] });
 const handover = snapshot({ config: config(), leader: leader('b', { phase: 'handover', term: 4, candidate: 'a' }), members: [member('a'), primary('b')] });
+const demoted = snapshot({ config: config({ synchronousMode: true }), leader: leader('b', { phase: 'demoted', term: 4, candidate: 'a' }), members: [member('a'), primary('b')] });
 const unfinished = snapshot({ config: config(), initialize: { ...initialize('b'), systemId: undefined }, leader: null, members: [member('a'), member('b')] });
 
 const PROMOTION = ['readStatus', 'store:renew', 'keeper:arm', 'pg:promote', 'readStatus', 'store:confirm', 'keeper:arm', 'pg:createSlots', 'heartbeat', 'sleep'];
@@ -119,6 +120,11 @@ const cases: [string, Script, string[]][] = [
     'an unfinished bootstrap with its own marker and no postmaster initdbs again',
     { snapshot: unfinished, local: { empty: true, systemId: null, running: false, inRecovery: null, following: null, wasPrimary: false, hasFiles: true, bootstrapMarker: true, postmasterRunning: false }, status: null, outcomes: [ok, ok, { kind: 'control', clusterState: 'shut down', checkpointLsn: 1, systemId: '42' }, written(1, 2)] },
     ['pg:prepareBootstrap', 'pg:initdb', 'pg:controldata', 'store:initialize', 'pg:clearBootstrapMarker', 'pg:start', 'pg:ensureReplicationRole', 'heartbeat', 'sleep'],
+  ],
+  [
+    'a holder stopped by its handover renews its lease and asks nothing of its stopped PostgreSQL',
+    { snapshot: demoted, local: { ...primaryHere, running: false, inRecovery: null }, status: null, outcomes: [written()] },
+    ['store:renew', 'keeper:arm', 'heartbeat', 'sleep'],
   ],
   ['store unreachable: no call but the sleep', { snapshot: null, local: replicaHere, status: standbyReading, outcomes: [] }, ['sleep']],
 ];
