@@ -99,6 +99,9 @@ interface Node {
   handoverSince: number | null;
   /** Its own clock at the send of its latest leader write that the store applied. */
   leaseSentAt: number;
+  /** Its agent is down until (virtual ms), and how many restarts were scheduled. */
+  downUntil: number;
+  restarts: number;
 }
 
 interface Ack {
@@ -135,7 +138,8 @@ class World {
   private lossyUntil = 0;
   private arbiterCutUntil = 0;
   private invocations = 0;
-  private arbiters: Proc[] = [];
+  /** Every invocation, scheduled or begun, with its start time. */
+  private arbiters: { proc: Proc; at: number }[] = [];
   private endpointAt: string | null = null;
   private readonly rho: number;
   private lastAckAt = 0;
@@ -173,6 +177,8 @@ class World {
       storeCutUntil: 0,
       handoverSince: null,
       leaseSentAt: -Infinity,
+      downUntil: 0,
+      restarts: 0,
     }));
     this.faults = faultSchedule(this.rng, this.nodes.length, o.classes ?? FAULT_CLASSES, o.profile ?? 'full');
   }
@@ -740,7 +746,7 @@ class World {
   invokeArbiter(at: number, alarm: boolean): void {
     const id = `inv-${++this.invocations}`;
     const proc = new Proc(`arbiter-${id}`);
-    this.arbiters.push(proc);
+    this.arbiters.push({ proc, at });
     const skew = (this.rng.next() * 2 - 1) * TIMING.arbiterSkewMs;
     const drift = (this.rng.next() * 2 - 1) * this.rho;
     const epoch = 1_800_000_000_000;
@@ -794,16 +800,12 @@ class World {
       this.log(`FAULT ${f.kind} node ${n.name} for ${f.durationMs} ms`);
       switch (f.kind) {
         case 'agent-crash':
-          this.sched.kill(n.agent);
-          n.fenceToken += 1;
-          this.sched.at(end, () => this.startAgent(n, this.sched.now));
+          this.crashAgent(n, end);
           return;
         case 'node-crash':
-          this.sched.kill(n.agent);
-          n.fenceToken += 1;
+          this.crashAgent(n, end);
           this.pgStop(n, false, 'node crash');
           n.keeper = { deadline: null, gen: n.keeper.gen + 1 };
-          this.sched.at(end, () => this.startAgent(n, this.sched.now));
           return;
         case 'pg-crash':
           this.pgStop(n, false, 'crash');
@@ -831,7 +833,7 @@ class World {
           return;
         case 'arbiter-restart': {
           // Killed mid-step: a new invocation, with no memory, starts at once.
-          for (const p of this.arbiters) this.sched.kill(p);
+          for (const p of this.running()) this.sched.kill(p);
           this.invokeArbiter(this.sched.now, true);
           return;
         }
@@ -839,7 +841,7 @@ class World {
           this.invokeArbiter(this.sched.now, true);
           return;
         case 'arbiter-delay':
-          for (const p of this.arbiters) this.sched.stall(p, end);
+          for (const p of this.running()) this.sched.stall(p, end);
           return;
         case 'hostile-item':
           this.hostile(n, end);
@@ -848,6 +850,22 @@ class World {
           void this.store.setFailover(CLUSTER, { kind: 'switchover', requestedAt: Math.floor(this.sched.now), requestedBy: 'sim' }, null).catch(() => undefined);
           return;
       }
+    });
+  }
+
+  /** The invocations begun by now: a restart or a delay hits those, never the schedule's later ones. */
+  private running(): Proc[] {
+    return this.arbiters.filter((a) => a.at <= this.sched.now).map((a) => a.proc);
+  }
+
+  /** Kills n's agent; one agent comes back once every crash that overlaps has ended. */
+  private crashAgent(n: Node, end: number): void {
+    this.sched.kill(n.agent);
+    n.fenceToken += 1;
+    n.downUntil = Math.max(n.downUntil, end);
+    const gen = ++n.restarts;
+    this.sched.at(n.downUntil, () => {
+      if (gen === n.restarts) this.startAgent(n, this.sched.now);
     });
   }
 
