@@ -57,8 +57,8 @@ for (const inv of INVARIANTS) {
 console.log(`${count} schedules in ${(s.ms / 1000).toFixed(1)} s: ${(count / (s.ms / 1000)).toFixed(0)} schedules/s, ${(s.events / count).toFixed(0)} events each`);
 const first = s.failed[0];
 if (first !== undefined) {
-  console.log(`replay: npm run sim -- --seed ${first.seed}${switches.map((x) => ` --switch ${x}`).join('')}`);
-  const replay = await simulate({ seed: first.seed, switches, trace: true, profile });
+  console.log(`replay: npm run sim -- --seed ${first.seed} --profile ${profile}${switches.map((x) => ` --switch ${x}`).join('')}${classes.map((x) => ` --class ${x}`).join('')}`);
+  const replay = await simulate({ seed: first.seed, switches, ...only, trace: true, profile });
   for (const line of replay.trace.slice(-60)) console.log(line);
 }
 process.exit(s.failed.length === 0 ? 0 : 1);

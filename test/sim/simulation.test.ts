@@ -39,7 +39,7 @@ test(`every invariant holds over ${SEEDS} seeded fault schedules`, async () => {
   // Assess
   assert.equal(reports.reduce((n, r) => n + r.seeds, 0), SEEDS);
   const failed = reports.flatMap((r) => r.failed);
-  const lines = failed.map((f) => `seed ${f.seed}: ${f.violations.map((v) => `${v.invariant} (${v.detail})`).join('; ')} -- replay: npm run sim -- --seed ${f.seed}`);
+  const lines = failed.map((f) => `seed ${f.seed}: ${f.violations.map((v) => `${v.invariant} (${v.detail})`).join('; ')} -- replay: npm run sim -- --seed ${f.seed} --profile short`);
   assert.deepEqual(lines, []);
 });
 
