@@ -58,7 +58,9 @@ export async function readLocal(pg: PostgresNode, members: readonly MemberItem[]
   const control = status === null ? await pg.controldata().catch(() => null) : null;
   const conninfo = parseConf(await readAutoConf(dataDir).catch(() => '')).get('primary_conninfo') ?? '';
   const standbySignal = existsSync(join(dataDir, 'standby.signal'));
-  const wasPrimary = status !== null ? !status.inRecovery : control !== null && (control.clusterState === 'in production' || control.clusterState === 'shut down');
+  // A base backup never started holds backup_label and its source's pg_control ("in production"): a standby's data, not a primary's.
+  const unstartedCopy = existsSync(join(dataDir, 'backup_label'));
+  const wasPrimary = status !== null ? !status.inRecovery : !unstartedCopy && control !== null && (control.clusterState === 'in production' || control.clusterState === 'shut down');
   return {
     state: {
       empty: false,
