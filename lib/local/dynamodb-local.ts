@@ -44,9 +44,21 @@ export async function freeLoopbackPort(): Promise<number> {
   const high = ephemeralLow() - 1;
   for (let i = 0; i < 50 && high > low; i++) {
     const port = low + Math.floor(Math.random() * (high - low + 1));
-    if (await bindable(port)) return port;
+    if (!handedOut.has(port) && (await bindable(port))) return handOut(port);
   }
-  return listenOn(0);
+  return handOut(await listenOn(0));
+}
+
+/**
+ * Ports this process has handed out: a port picked for a server that does
+ * not listen yet is still free, so without this two servers of one cluster
+ * could be given the same one.
+ */
+const handedOut = new Set<number>();
+
+function handOut(port: number): number {
+  handedOut.add(port);
+  return port;
 }
 
 function ephemeralLow(): number {
