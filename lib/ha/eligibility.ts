@@ -88,19 +88,22 @@ export function eligibility(member: MemberItem, ctx: EligibilityContext): Eligib
 }
 
 /**
- * In synchronous mode only a standby that the leader's agent recorded in
- * `sync` for this holder may take over. Without such a record (mode just
- * switched on, or a new leader not yet written it) synchronous replication
- * is not in force: the rule is waived, except in strict mode.
+ * In synchronous mode only a standby that the last primary's agent recorded
+ * in `sync` may take over: the record of this holder, or, while the holder's
+ * grant is unconfirmed, the record of whoever wrote it (the grantee may never
+ * have promoted; the commits to keep are that primary's). The grantee itself
+ * stays a candidate. Without such a record (mode just switched on, or a new
+ * leader not yet written it) synchronous replication is not in force: the
+ * rule is waived, except in strict mode.
  */
 function syncRule(member: MemberItem, ctx: EligibilityContext, leader: LeaderItem): Eligibility {
   if (!ctx.config.synchronousMode) return ok;
   const sync = ctx.sync;
-  const inForce = sync !== null && sync.leader === leader.holder;
+  const inForce = sync !== null && (sync.leader === leader.holder || leader.phase === 'granted');
   if (inForce) {
-    if (sync.standbys.includes(member.name)) return ok;
+    if (sync.standbys.includes(member.name) || member.name === leader.holder || member.name === sync.leader) return ok;
     const listed = sync.standbys.length > 0 ? sync.standbys.join(', ') : 'none';
-    return no(`not a synchronous standby (sync standbys of ${leader.holder}: ${listed})`);
+    return no(`not a synchronous standby (sync standbys of ${sync.leader}: ${listed})`);
   }
   if (ctx.config.synchronousModeStrict) {
     return no(`not a synchronous standby (no sync record for leader ${leader.holder}, synchronous_mode_strict)`);

@@ -47,6 +47,13 @@ const cases: readonly Case[] = [
   { name: 'a synchronous standby', member: b, ctx: { config: syncMode, sync: sync('a', ['b']) } },
   { name: 'an asynchronous standby in synchronous mode', member: b, ctx: { config: syncMode, sync: sync('a', ['c']) }, refused: /^not a synchronous standby \(sync standbys of a: c\)$/ },
   { name: 'a standby of an earlier leader in synchronous mode', member: b, ctx: { config: strict, sync: sync('z', ['b']) }, refused: /^not a synchronous standby \(no sync record for leader a, synchronous_mode_strict\)$/ },
+  {
+    name: 'an asynchronous standby while the holder only holds an unconfirmed grant (its predecessor\'s record stands)',
+    member: b,
+    ctx: { config: syncMode, leader: leader('c', { phase: 'granted', lastLsn: 10 * MiB, timeline: 2 }), sync: sync('a', ['c']) },
+    refused: /^not a synchronous standby \(sync standbys of a: c\)$/,
+  },
+  { name: 'the predecessor\'s synchronous standby while the holder only holds an unconfirmed grant', member: b, ctx: { config: syncMode, leader: leader('c', { phase: 'granted', lastLsn: 10 * MiB, timeline: 2 }), sync: sync('a', ['b']) } },
   { name: 'any replica before synchronous replication is in force', member: b, ctx: { config: syncMode, sync: null } },
   { name: 'any replica without a sync record in strict mode', member: b, ctx: { config: strict, sync: null }, refused: /synchronous_mode_strict/ },
   { name: 'no standby listed in strict mode', member: b, ctx: { config: strict, sync: sync('a', []) }, refused: /^not a synchronous standby \(sync standbys of a: none\)$/ },
