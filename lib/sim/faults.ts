@@ -17,6 +17,7 @@ export const FAULT_CLASSES = [
   'arbiter-delay',
   'switchover',
   'hostile-item',
+  'replication-lag',
 ] as const;
 export type FaultClass = (typeof FAULT_CLASSES)[number];
 

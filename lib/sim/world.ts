@@ -99,6 +99,8 @@ interface Node {
   handoverSince: number | null;
   /** Its own clock at the send of its latest leader write that the store applied. */
   leaseSentAt: number;
+  /** Its WAL receiver gets nothing until (virtual ms): a slow disk or network on a standby. */
+  lagUntil: number;
   /** Its agent is down until (virtual ms), and how many restarts were scheduled. */
   downUntil: number;
   restarts: number;
@@ -177,6 +179,7 @@ class World {
       storeCutUntil: 0,
       handoverSince: null,
       leaseSentAt: -Infinity,
+      lagUntil: 0,
       downUntil: 0,
       restarts: 0,
     }));
@@ -695,6 +698,7 @@ class World {
   }
 
   private receive(s: Node, up: Node): void {
+    if (this.sched.now < s.lagUntil) return;
     if (!s.pg.running || !s.pg.inRecovery || s.pg.upstream !== up.name || !up.pg.running) {
       s.pg.streaming = false;
       return;
@@ -842,6 +846,9 @@ class World {
           return;
         case 'arbiter-delay':
           for (const p of this.running()) this.sched.stall(p, end);
+          return;
+        case 'replication-lag':
+          n.lagUntil = Math.max(n.lagUntil, end);
           return;
         case 'hostile-item':
           this.hostile(n, end);
