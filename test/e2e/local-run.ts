@@ -99,6 +99,15 @@ export interface LocalRunOptions {
   readonly scheduleMs: number;
   /** Seconds after which the run restarts a dead agent. */
   readonly restartAfter: number;
+  /** Synchronous mode (--sync). */
+  readonly sync?: boolean;
+}
+
+/** Where a run lives: its directory and its ports. A run started on the place of an earlier one carries on with its data. */
+export interface RunPlace {
+  readonly dir: string;
+  readonly port: number;
+  readonly dynamoPort: number;
 }
 
 /** A member as `list --json` shows it: a replica that streams and whose lag is known. */
@@ -177,12 +186,9 @@ export class LocalRun {
     );
   }
 
-  static async start(o: LocalRunOptions): Promise<LocalRun> {
-    const dir = mkdtempSync('/tmp/pgfloat-e2e-');
-    chmodSync(dir, 0o755);
-    const port = await freeLoopbackPort();
-    let dynamoPort = await freeLoopbackPort();
-    while (dynamoPort === port) dynamoPort = await freeLoopbackPort();
+  /** On a fresh directory and free ports, or on `place`: the directory and ports an earlier run left. */
+  static async start(o: LocalRunOptions, place?: RunPlace): Promise<LocalRun> {
+    const { dir, port, dynamoPort } = place ?? (await LocalRun.freshPlace());
     const args = [
       '--import', 'tsx', 'scripts/local.ts',
       '--dir', dir,
@@ -196,9 +202,24 @@ export class LocalRun {
       '--restart-after', String(o.restartAfter),
       '--unsafe-fast',
       '--no-live',
+      ...(o.sync === true ? ['--sync'] : []),
     ];
     const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
     return new LocalRun(dir, port, dynamoPort, child);
+  }
+
+  private static async freshPlace(): Promise<RunPlace> {
+    const dir = mkdtempSync('/tmp/pgfloat-e2e-');
+    chmodSync(dir, 0o755);
+    const port = await freeLoopbackPort();
+    let dynamoPort = await freeLoopbackPort();
+    while (dynamoPort === port) dynamoPort = await freeLoopbackPort();
+    return { dir, port, dynamoPort };
+  }
+
+  /** This run's directory and ports, for a later run on the same place. */
+  get place(): RunPlace {
+    return { dir: this.dir, port: this.port, dynamoPort: this.dynamoPort };
   }
 
   private append(s: string): void {
@@ -283,6 +304,27 @@ export class LocalRun {
     process.kill(agentPid, 'SIGKILL');
     if (postmasterPid !== null) process.kill(postmasterPid, 'SIGKILL');
     return { agentPid, postmasterPid };
+  }
+
+  /**
+   * kill -9 of the whole run: every agent it started that still runs (pids
+   * from D/state.json, each checked to be that node's agent), then the run
+   * itself, so that no agent sees its supervisor go before it is killed.
+   * PostgreSQL and the fence keepers are left as a crash leaves them.
+   * Resolves once the run's process is gone.
+   */
+  async kill9Run(): Promise<{ runPid: number; agentPids: number[] }> {
+    const runPid = this.child.pid;
+    if (runPid === undefined || this.status !== null) throw new Error(`the local run is not running: ${JSON.stringify(this.status)}`);
+    const agentPids: number[] = [];
+    for (const node of this.state().nodes) {
+      const pid = node.agentPid;
+      if (pid !== null && (commandLine(pid) ?? '').includes(`--config ${node.configPath}`)) agentPids.push(pid);
+    }
+    for (const pid of agentPids) process.kill(pid, 'SIGKILL');
+    this.child.kill('SIGKILL');
+    await this.exited;
+    return { runPid, agentPids };
   }
 
   /** Processes of this run still alive: PostgreSQL, agents, DynamoDB Local on its port. */
