@@ -37,46 +37,27 @@ async function rawPut(c: TestCluster, item: Item): Promise<void> {
   await c.table.client.send(new PutItemCommand({ TableName: c.table.tableName, Item: item }));
 }
 
+/** Sends a write conditioned on the stored item's `version`; false when it moved on. */
+async function atVersion(send: () => Promise<unknown>): Promise<boolean> {
+  return send().then(
+    () => true,
+    (err: unknown) => {
+      if ((err as { name?: string }).name === 'ConditionalCheckFailedException') return false;
+      throw err;
+    },
+  );
+}
+
+const versionIs = (version: string) => ({ ConditionExpression: '#v = :v', ExpressionAttributeNames: { '#v': 'version' }, ExpressionAttributeValues: { ':v': { N: version } } });
+
 /** Puts `item` only while the stored item still has `version`; false when it moved on. */
 async function rawPutAtVersion(c: TestCluster, item: Item, version: string): Promise<boolean> {
-  return c.table.client
-    .send(
-      new PutItemCommand({
-        TableName: c.table.tableName,
-        Item: item,
-        ConditionExpression: '#v = :v',
-        ExpressionAttributeNames: { '#v': 'version' },
-        ExpressionAttributeValues: { ':v': { N: version } },
-      }),
-    )
-    .then(
-      () => true,
-      (err: unknown) => {
-        if ((err as { name?: string }).name === 'ConditionalCheckFailedException') return false;
-        throw err;
-      },
-    );
+  return atVersion(() => c.table.client.send(new PutItemCommand({ TableName: c.table.tableName, Item: item, ...versionIs(version) })));
 }
 
 /** Deletes the item only while it still has `version`; false when it moved on. */
 async function rawDeleteAtVersion(c: TestCluster, sk: string, version: string): Promise<boolean> {
-  return c.table.client
-    .send(
-      new DeleteItemCommand({
-        TableName: c.table.tableName,
-        Key: { pk: { S: clusterPk(c.cluster) }, sk: { S: sk } },
-        ConditionExpression: '#v = :v',
-        ExpressionAttributeNames: { '#v': 'version' },
-        ExpressionAttributeValues: { ':v': { N: version } },
-      }),
-    )
-    .then(
-      () => true,
-      (err: unknown) => {
-        if ((err as { name?: string }).name === 'ConditionalCheckFailedException') return false;
-        throw err;
-      },
-    );
+  return atVersion(() => c.table.client.send(new DeleteItemCommand({ TableName: c.table.tableName, Key: { pk: { S: clusterPk(c.cluster) }, sk: { S: sk } }, ...versionIs(version) })));
 }
 
 /** 'primary' when the server takes writes, 'standby' when in recovery, 'down' when it does not answer. */

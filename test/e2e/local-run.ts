@@ -9,6 +9,7 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as delay } from 'node:timers/promises';
 import { freeLoopbackPort } from '../../lib/local/dynamodb-local.js';
 import type { RunState } from '../../lib/local/run.js';
+import { sql } from '../support/pgcluster.js';
 
 export const ROOT = join(import.meta.dirname, '..', '..');
 
@@ -147,6 +148,19 @@ export async function waitFor<T>(
   }
   const error = lastError === undefined ? '' : `\nlast error: ${lastError instanceof Error ? lastError.message : String(lastError)}`;
   throw new Error(`timed out after ${o.timeoutMs} ms waiting for ${what}${error}\n${o.context?.() ?? ''}`);
+}
+
+/** The nodes that accept a write right now, by name. */
+export async function writable(nodes: RunState['nodes']): Promise<string[]> {
+  const ok: string[] = [];
+  for (const n of nodes) {
+    const accepted = await sql(n.pgPort, 'CREATE TEMP TABLE probe (x int)', [], 1500).then(
+      () => true,
+      () => false,
+    );
+    if (accepted) ok.push(n.name);
+  }
+  return ok;
 }
 
 /** The command line of a live process, or null. */

@@ -13,7 +13,7 @@ import { after, describe, test } from 'node:test';
 import { processIdentity } from '../../lib/local/cluster.js';
 import type { RunState } from '../../lib/local/run.js';
 import { sql } from '../support/pgcluster.js';
-import { ROOT, waitFor } from './local-run.js';
+import { ROOT, waitFor, writable } from './local-run.js';
 
 const DIR = join(ROOT, '.pgfloat', 'local');
 const ENDPOINT_PORT = 5440;
@@ -81,19 +81,6 @@ function readdirProc(): number[] {
   return readdirSync('/proc')
     .filter((n) => /^\d+$/.test(n))
     .map(Number);
-}
-
-/** The nodes that accept a write right now, by name. */
-async function writable(nodes: RunState['nodes']): Promise<string[]> {
-  const ok: string[] = [];
-  for (const n of nodes) {
-    const accepted = await sql(n.pgPort, 'CREATE TEMP TABLE probe (x int)', [], 1500).then(
-      () => true,
-      () => false,
-    );
-    if (accepted) ok.push(n.name);
-  }
-  return ok;
 }
 
 describe('npm start, as the README runs it', { concurrency: false }, () => {

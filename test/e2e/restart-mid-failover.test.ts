@@ -35,7 +35,7 @@ import { processIdentity } from '../../lib/local/cluster.js';
 import type { RunState } from '../../lib/local/run.js';
 import { overlaps, type Ack } from '../support/checker.js';
 import { sql } from '../support/pgcluster.js';
-import { LocalRun, streamingReplica, waitFor, type HistoryJson, type ListJson, type LocalRunOptions, type MemberJson } from './local-run.js';
+import { LocalRun, streamingReplica, waitFor, writable, type HistoryJson, type ListJson, type LocalRunOptions, type MemberJson } from './local-run.js';
 
 const OPTIONS: LocalRunOptions = { ttl: 3, loopWait: 0.5, retryTimeout: 1, tickMs: 100, scheduleMs: 20_000, restartAfter: 8, sync: true };
 const CLUSTER = { namespace: 'pgfloat', scope: 'local' } as const;
@@ -82,19 +82,6 @@ function startWriter(targets: readonly { readonly name: string; readonly port: n
       await done;
     },
   };
-}
-
-/** The nodes that accept a write right now, by name. */
-async function writable(nodes: RunState['nodes']): Promise<string[]> {
-  const ok: string[] = [];
-  for (const n of nodes) {
-    const accepted = await sql(n.pgPort, 'CREATE TEMP TABLE probe (x int)', [], 1500).then(
-      () => true,
-      () => false,
-    );
-    if (accepted) ok.push(n.name);
-  }
-  return ok;
 }
 
 /** A replica streaming with a known lag; in synchronous mode `list` calls the synchronous one 'Sync Standby'. */
