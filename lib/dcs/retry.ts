@@ -1,5 +1,6 @@
 // Retries a store call on throttling and network errors with exponential
-// backoff and full jitter, never past the caller's deadline.
+// backoff and full jitter, never past the caller's deadline (retry_timeout
+// for the agent).
 import { StoreUnavailableError } from './errors.js';
 
 const RETRYABLE_NAMES = new Set([
@@ -32,7 +33,11 @@ export function isRetryable(err: unknown): boolean {
 
 export interface RetryPolicy {
   readonly timeoutMs: number;
-  /** Upper bound of one attempt, so a hung connection cannot eat the whole deadline. */
+  /**
+   * Upper bound of the first attempt, so a hung connection cannot eat the
+   * whole deadline; each retry gets twice the one before (within the
+   * deadline), so a store that is slow but answering is still heard.
+   */
   readonly attemptTimeoutMs: number;
   readonly baseDelayMs: number;
   readonly maxDelayMs: number;
@@ -50,7 +55,7 @@ export async function withRetry<T>(
   const deadline = started + policy.timeoutMs;
   for (let n = 1; ; n++) {
     const remaining = deadline - Date.now();
-    const signal = AbortSignal.timeout(Math.max(1, Math.min(remaining, policy.attemptTimeoutMs)));
+    const signal = AbortSignal.timeout(Math.max(1, Math.min(remaining, policy.attemptTimeoutMs * 2 ** (n - 1))));
     try {
       return await attempt(signal);
     } catch (err) {
