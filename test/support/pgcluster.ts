@@ -21,6 +21,9 @@ export interface TestClusterOptions {
   readonly nodes?: number;
   readonly synchronousMode?: boolean;
   readonly ttl?: number;
+  /** loop_wait and retry_timeout, s (defaults 0.5 and 1, for ttl 3). */
+  readonly loopWait?: number;
+  readonly retryTimeout?: number;
   /** Route each agent's store traffic through its own loopback proxy, so a test can cut one off. */
   readonly cuttableStore?: boolean;
   /** Route every agent's and the arbiter's store traffic through one proxy, so a test can stall the whole store. */
@@ -77,7 +80,7 @@ export class TestCluster {
       dynamoEndpoint: table.endpoint,
       dynamoEndpointFor: dynamoFor,
       table: table.tableName,
-      bootstrap: { ttl, loopWait: 0.5, retryTimeout: 1, synchronousMode: o.synchronousMode ?? false, proxyPort },
+      bootstrap: { ttl, loopWait: o.loopWait ?? 0.5, retryTimeout: o.retryTimeout ?? 1, synchronousMode: o.synchronousMode ?? false, proxyPort },
       parameters: { fsync: 'off', wal_keep_size: '64MB' },
     });
     const c = new TestCluster(table, store, cluster, specs, baseDir, proxyPort);
