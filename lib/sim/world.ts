@@ -236,7 +236,7 @@ class World {
   }
 
   private leaderRaw(): unknown {
-    return (this.store as unknown as { partitions: Map<string, Map<string, Record<string, unknown>>> }).partitions.get('sim/c1')?.get('leader') ?? null;
+    return this.partitionRaw().get(SK.leader) ?? null;
   }
 
   private healthy(): boolean {
@@ -878,14 +878,10 @@ class World {
 
   // ---- hostile store content -------------------------------------------------
 
+  /** The cluster's stored items as they are, malformed ones included (empty before the first write). */
   private partitionRaw(): Map<string, Record<string, unknown>> {
     const parts = (this.store as unknown as { partitions: Map<string, Map<string, Record<string, unknown>>> }).partitions;
-    let p = parts.get(clusterPk(CLUSTER));
-    if (p === undefined) {
-      p = new Map();
-      parts.set(clusterPk(CLUSTER), p);
-    }
-    return p;
+    return parts.get(clusterPk(CLUSTER)) ?? new Map();
   }
 
   /**
@@ -905,8 +901,9 @@ class World {
     const restoreLater = (sk: string, saved: Record<string, unknown> | undefined): void => {
       const written = JSON.stringify(part.get(sk) ?? null);
       this.sched.at(end, () => {
-        if (JSON.stringify(part.get(sk) ?? null) !== written) return;
-        if (saved === undefined) part.delete(sk);
+        const now = this.partitionRaw();
+        if (JSON.stringify(now.get(sk) ?? null) !== written) return;
+        if (saved === undefined) now.delete(sk);
         else put(sk, saved);
         this.log(`hostile ${sk} repaired`);
       });
@@ -929,11 +926,11 @@ class World {
         const version = typeof init?.version === 'number' ? init.version + 1 : 1;
         const systemId = kind === 'initialize-foreign' ? init?.systemId : undefined;
         put(SK.initialize, { initializedBy: n.name, ...(systemId === undefined ? {} : { systemId }), version });
-        part.delete(SK.leader);
+        this.partitionRaw().delete(SK.leader);
         restoreLater(SK.initialize, init);
         if (leader !== undefined) {
           this.sched.at(end, () => {
-            if (!part.has(SK.leader)) put(SK.leader, leader);
+            if (!this.partitionRaw().has(SK.leader)) put(SK.leader, leader);
           });
         }
         return;
