@@ -22,6 +22,9 @@ import { execute, slotName, toReading, type EffectDeps } from './effects.js';
 import { readLocal } from './local.js';
 import type { AgentStatus, ClusterView } from './status.js';
 import type { Fence } from './fence-keeper.js';
+import { callFailsafe } from './failsafe-client.js';
+import type { MutationResult } from './api.js';
+import type { FailsafeBody } from './api-body.js';
 
 export { slotName };
 
@@ -68,6 +71,7 @@ export class Agent {
   private stopped: Promise<void> | undefined;
   private malformedSeen = new Set<string>();
   private malformed: readonly MalformedEntry[] = [];
+  private storeErrors = 0;
 
   constructor(
     readonly settings: AgentConfig,
@@ -94,11 +98,17 @@ export class Agent {
       cluster: this.cluster,
       timeoutMs: () => this.state.config.retryTimeout * 1000,
       wallClock: this.wall,
+      // Members answer within a loop or not at all: the round must end well inside the lease.
+      failsafe: (call) => callFailsafe(call, settings.restapi.authentication ?? null, Math.min(1000, this.state.config.loopWait * 500)),
+      storeError: () => {
+        this.storeErrors += 1;
+      },
       identity: () => ({
         name: this.name,
         tags: this.tags,
         connUrl: this.connUrl,
         apiUrl: this.apiUrl,
+        storeErrors: this.storeErrors,
         ...(settings.aws.instance_id !== undefined ? { instanceId: settings.aws.instance_id } : {}),
         ...(settings.aws.network_interface_id !== undefined ? { networkInterfaceId: settings.aws.network_interface_id } : {}),
         ...(settings.aws.private_ip !== undefined ? { privateIp: settings.aws.private_ip } : {}),
@@ -238,6 +248,16 @@ export class Agent {
     this.fenceTimer.unref?.();
   }
 
+  /** failsafe_mode: a member's call over the API (authenticated by it); 200 promises, 409 refuses. */
+  failsafe(ask: FailsafeBody): MutationResult {
+    let answer: MutationResult = { status: 409, message: 'no answer' };
+    for (const e of this.step({ type: 'failsafeAsk', now: this.mono(), holder: ask.holder, term: ask.term, durationMs: ask.durationMs })) {
+      if (e.type === 'failsafeAnswer') answer = { status: e.ok ? 200 : 409, message: e.reason.text };
+      else this.instant(e);
+    }
+    return answer;
+  }
+
   /** What the health API serves. */
   status(): AgentStatus {
     const st = this.state;
@@ -271,6 +291,9 @@ export class Agent {
       connUrl: this.connUrl,
       apiUrl: this.apiUrl,
       malformedItems: this.malformed.map(describeMalformed),
+      failsafeActive: st.failsafeActive,
+      failsafePromise: st.promise === null ? null : { holder: st.promise.holder, term: st.promise.term, leftMs: Math.max(0, st.promise.until - this.mono()) },
+      storeErrors: this.storeErrors,
     };
   }
 

@@ -101,6 +101,14 @@ export const failoverBodySchema = z.object({
 });
 export type FailoverBody = z.output<typeof failoverBodySchema>;
 
+/** failsafe_mode: the primary of `term`, cut off from the store, asks for a promise not to promote for `durationMs`. */
+export const failsafeBodySchema = z.object({
+  holder: memberNameSchema,
+  term: z.number().int().min(1),
+  durationMs: z.number().int().min(1).max(600_000),
+});
+export type FailsafeBody = z.output<typeof failsafeBodySchema>;
+
 /** Parses `value` with `schema`; the first issue becomes an InvalidRequestBodyError naming its field. */
 export function parseBody<S extends z.ZodType>(schema: S, value: unknown): z.output<S> {
   const result = schema.safeParse(value);

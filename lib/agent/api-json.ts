@@ -27,6 +27,8 @@ export function patroniJson(s: AgentStatus): Record<string, unknown> {
   if (s.role === 'replica' && s.syncStandby) body['sync_standby'] = true;
   body['cluster_unlocked'] = s.leader === null;
   body['pause'] = s.paused;
+  // Patroni's key: present only while the role is held by failsafe.
+  if (s.failsafeActive === true) body['failsafe_mode_is_active'] = true;
   if (s.systemId !== null) body['database_system_identifier'] = s.systemId;
   body['tags'] = tagsJson(s.tags);
   body['replication_lag_bytes'] = s.lagBytes;
@@ -37,6 +39,8 @@ export function patroniJson(s: AgentStatus): Record<string, unknown> {
     term: s.term,
     holds_lease: s.holdsLease,
     demoting: s.demoting,
+    ...(s.failsafePromise ? { failsafe_promise: { holder: s.failsafePromise.holder, term: s.failsafePromise.term, left_ms: Math.round(s.failsafePromise.leftMs) } } : {}),
+    ...(s.storeErrors !== undefined ? { store_errors: s.storeErrors } : {}),
     ...(s.malformedItems !== undefined && s.malformedItems.length > 0 ? { malformed_items: s.malformedItems } : {}),
   };
   return body;

@@ -6,7 +6,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { checkBasicAuth } from './api-auth.js';
-import { failoverBodySchema, parseBody, parseJsonObject, readBody, switchoverBodySchema } from './api-body.js';
+import { failoverBodySchema, failsafeBodySchema, parseBody, parseJsonObject, readBody, switchoverBodySchema, type FailsafeBody } from './api-body.js';
 import { evaluateCheck, livenessCheck, readinessCheck, type HealthCheck } from './api-checks.js';
 import { clusterJson, patroniJson } from './api-json.js';
 import { ApiRequestError, HealthApiListenError } from './errors.js';
@@ -34,12 +34,16 @@ export interface HealthApiOptions {
   readonly auth: { username: string; password: string } | null;
   readonly onSwitchover?: (req: SwitchoverArgs) => Promise<MutationResult>;
   readonly onFailover?: (req: { candidate: string }) => Promise<MutationResult>;
+  /** failsafe_mode: 200 for a promise given, 409 for one refused. */
+  readonly onFailsafe?: (req: FailsafeBody) => MutationResult;
+  /** A mutating request refused before its handler ran (authentication, body): logged by the caller. */
+  readonly onRefused?: (what: string, status: number, why: string) => void;
 }
 
 type Route =
   | { readonly kind: 'check'; readonly check: HealthCheck }
   | { readonly kind: 'liveness' | 'readiness' | 'patroni' | 'cluster' }
-  | { readonly kind: 'switchover' | 'failover' };
+  | { readonly kind: 'switchover' | 'failover' | 'failsafe' };
 
 const check = (c: HealthCheck): Route => ({ kind: 'check', check: c });
 
@@ -68,6 +72,7 @@ const ROUTES: ReadonlyMap<string, Route> = new Map<string, Route>([
   ['/cluster', { kind: 'cluster' }],
   ['/switchover', { kind: 'switchover' }],
   ['/failover', { kind: 'failover' }],
+  ['/failsafe', { kind: 'failsafe' }],
 ]);
 
 const READ_METHODS = ['GET', 'HEAD', 'OPTIONS'] as const;
@@ -154,14 +159,14 @@ async function handle(o: HealthApiOptions, req: IncomingMessage, res: ServerResp
     send(res, 404, { error: `no endpoint ${path}: health checks are /primary, /replica, /read-only, /health, /liveness, /readiness; status is /patroni and /cluster` });
     return;
   }
-  const mutating = route.kind === 'switchover' || route.kind === 'failover';
+  const mutating = route.kind === 'switchover' || route.kind === 'failover' || route.kind === 'failsafe';
   const allowed: readonly string[] = mutating ? WRITE_METHODS : READ_METHODS;
   const method = req.method ?? 'GET';
   if (!allowed.includes(method)) {
     send(res, 405, { error: `${method} ${path} is not supported: use ${allowed.join(', ')}` }, { Allow: allowed.join(', ') });
     return;
   }
-  if (route.kind === 'switchover' || route.kind === 'failover') {
+  if (route.kind === 'switchover' || route.kind === 'failover' || route.kind === 'failsafe') {
     await mutate(o, route.kind, req, res);
     return;
   }
@@ -204,22 +209,30 @@ function read(o: HealthApiOptions, route: Route, query: URLSearchParams): { code
   }
 }
 
-async function mutate(o: HealthApiOptions, kind: 'switchover' | 'failover', req: IncomingMessage, res: ServerResponse): Promise<void> {
+async function mutate(o: HealthApiOptions, kind: 'switchover' | 'failover' | 'failsafe', req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const refuse = (status: number, error: string, headers: Record<string, string> = {}): void => {
+    o.onRefused?.(kind, status, error);
+    send(res, status, { error }, headers);
+  };
   if (o.auth === null) {
-    send(res, 403, { error: 'mutating endpoints are disabled: set restapi.authentication' });
+    refuse(403, 'mutating endpoints are disabled: set restapi.authentication');
     return;
   }
   const auth = checkBasicAuth(req.headers.authorization, o.auth);
   if (auth !== 'ok') {
     const error = auth === 'missing' ? 'authentication required: send the HTTP Basic credentials of restapi.authentication' : 'wrong username or password';
-    send(res, 401, { error }, { 'WWW-Authenticate': REALM });
+    refuse(401, error, { 'WWW-Authenticate': REALM });
     return;
   }
   let call: (() => Promise<MutationResult>) | undefined;
   let what: string = kind;
   try {
     const body = parseJsonObject(await readBody(req));
-    if (kind === 'switchover') {
+    if (kind === 'failsafe') {
+      const args = parseBody(failsafeBodySchema, body);
+      const handler = o.onFailsafe;
+      call = handler && (async () => handler(args));
+    } else if (kind === 'switchover') {
       const args = parseBody(switchoverBodySchema, body);
       const handler = o.onSwitchover;
       call = handler && (() => handler(args));
@@ -239,7 +252,7 @@ async function mutate(o: HealthApiOptions, kind: 'switchover' | 'failover', req:
     }
   } catch (err) {
     if (err instanceof ApiRequestError) {
-      send(res, err.statusCode, { error: err.message }, err.statusCode === 413 ? { Connection: 'close' } : {});
+      refuse(err.statusCode, err.message, err.statusCode === 413 ? { Connection: 'close' } : {});
       return;
     }
     throw err;

@@ -78,6 +78,7 @@ export const agentConfigSchema = z.object({
           synchronous_mode: z.boolean().optional(),
           synchronous_mode_strict: z.boolean().optional(),
           synchronous_node_count: z.number().int().min(1).optional(),
+          failsafe_mode: z.boolean().optional(),
           endpoint: endpointConfigSchema.optional(),
         })
         .default({}),
@@ -134,6 +135,7 @@ export function bootstrapClusterConfig(c: AgentConfig): z.infer<typeof clusterCo
     synchronousMode: d.synchronous_mode,
     synchronousModeStrict: d.synchronous_mode_strict,
     synchronousNodeCount: d.synchronous_node_count,
+    failsafeMode: d.failsafe_mode,
     endpoint: d.endpoint,
   });
 }

@@ -13,6 +13,7 @@ import { isEmptyDir, writeStandbySignal } from '../postgres/data-dir.js';
 import { runAsFor } from '../postgres/os-user.js';
 import { clearBootstrapMarker, writeBootstrapMarker } from './bootstrap-marker.js';
 import type { Fence } from './fence-keeper.js';
+import type { FailsafeAnswer, FailsafeCall } from './failsafe-client.js';
 
 export interface EffectDeps {
   readonly store: Store;
@@ -24,6 +25,10 @@ export interface EffectDeps {
   readonly wallClock: () => number;
   /** The member item fields that are this node's identity, not its state. */
   readonly identity: () => Omit<MemberStatus, 'role' | 'state' | 'timeline' | 'lsn' | 'replayLsn' | 'systemId' | 'heartbeatAt'>;
+  /** failsafe_mode: calls the members' agent APIs; without it every member is unreachable. */
+  readonly failsafe?: (call: FailsafeCall) => Promise<Record<string, FailsafeAnswer>>;
+  /** Counts a store call that failed (unreachable, timed out). */
+  readonly storeError?: () => void;
 }
 
 export function slotName(member: string): string {
@@ -53,6 +58,16 @@ export function written(r: WriteResult<unknown, unknown>): Outcome {
   return r.ok ? { kind: 'written', item: (r.item ?? { version: 0 }) as { version: number; term?: number } } : { kind: 'lost', current: (r.current ?? null) as { [k: string]: unknown } | null };
 }
 
+async function storeCall(deps: EffectDeps, e: Extract<CallEffect, { type: 'store' | 'heartbeat' }>): Promise<Outcome> {
+  try {
+    if (e.type === 'store') return await storeOutcome(deps.store, deps.cluster, deps.timeoutMs(), deps.wallClock, e.op);
+    const status: MemberStatus = { ...deps.identity(), ...e.fields, heartbeatAt: deps.wallClock() };
+    return written(await deps.store.heartbeat(deps.cluster, status, e.expectedVersion, { timeoutMs: deps.timeoutMs() }));
+  } catch (err) {
+    return { kind: 'error', message: (err as Error).message };
+  }
+}
+
 export async function execute(deps: EffectDeps, e: CallEffect): Promise<Outcome> {
   try {
     switch (e.type) {
@@ -63,10 +78,14 @@ export async function execute(deps: EffectDeps, e: CallEffect): Promise<Outcome>
           return { kind: 'status', status: null };
         }
       case 'store':
-        return await storeOutcome(deps.store, deps.cluster, deps.timeoutMs(), deps.wallClock, e.op);
       case 'heartbeat': {
-        const status: MemberStatus = { ...deps.identity(), ...e.fields, heartbeatAt: deps.wallClock() };
-        return written(await deps.store.heartbeat(deps.cluster, status, e.expectedVersion, { timeoutMs: deps.timeoutMs() }));
+        const o = await storeCall(deps, e);
+        if (o.kind === 'error') deps.storeError?.();
+        return o;
+      }
+      case 'failsafe': {
+        const answers = deps.failsafe === undefined ? Object.fromEntries(e.targets.map((t) => [t.name, 'unreachable' as const])) : await deps.failsafe(e);
+        return { kind: 'failsafe', answers };
       }
       case 'pg':
         return await pgCall(deps, e.op);

@@ -87,6 +87,8 @@ export async function main(argv: string[]): Promise<number> {
     now: () => performance.now(),
     auth: cfg.restapi.authentication ?? null,
     ...switchoverHandlers(store, agent.cluster, () => Date.now()),
+    onFailsafe: (ask) => agent.failsafe(ask),
+    onRefused: (what, status, why) => log.warn(`${what} request refused (${status}): ${why}`),
   });
   const listen = splitHostPort(cfg.restapi.listen);
   const port = await listenHealthApi(api, listen.host, listen.port);

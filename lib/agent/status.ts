@@ -37,6 +37,12 @@ export interface AgentStatus {
   readonly apiUrl: string;
   /** Store items of this cluster set aside as malformed at the last read ("leader (field phase)"). */
   readonly malformedItems?: readonly string[];
+  /** failsafe_mode: this primary holds its role by the members' promises (the store is out of reach). */
+  readonly failsafeActive?: boolean;
+  /** failsafe_mode: the promise this member gave not to promote, and for how long still, ms. */
+  readonly failsafePromise?: { readonly holder: string; readonly term: number; readonly leftMs: number } | null;
+  /** Store calls of this agent that failed since it started. */
+  readonly storeErrors?: number;
 }
 
 /** The cluster as the agent last read it, for GET /cluster. */

@@ -16,6 +16,8 @@ export const CLUSTER_METRICS = {
   healthyMembers: { name: 'HealthyMembers', unit: MetricUnit.Count },
   endpointInSync: { name: 'EndpointInSync', unit: MetricUnit.Count },
   malformedItems: { name: 'MalformedItems', unit: MetricUnit.Count },
+  failsafePromises: { name: 'FailsafePromises', unit: MetricUnit.Count },
+  memberStoreErrors: { name: 'MemberStoreErrors', unit: MetricUnit.Count },
 } as const satisfies Record<keyof ClusterMetrics, { name: string; unit: Unit }>;
 
 /** Per-cluster failures of a tick (a malformed item, a store error, a failed AWS call). */

@@ -17,6 +17,7 @@ const TOP: readonly (readonly [keyof ClusterConfig, string])[] = [
   ['synchronousModeStrict', 'synchronous_mode_strict'],
   ['synchronousNodeCount', 'synchronous_node_count'],
   ['paused', 'pause'],
+  ['failsafeMode', 'failsafe_mode'],
   ['endpoint', 'endpoint'],
   ['postgresql', 'postgresql'],
 ];

@@ -57,6 +57,7 @@ export const LEADER_SHAPE = (phases: readonly string[]): Shape => ({
   reason: S,
   candidate: { types: ['S'], optional: true },
   finalLsn: optionalN,
+  failsafe: { types: ['L'], optional: true },
   version: N,
 });
 

@@ -359,9 +359,10 @@ export class DynamoDbStore implements Store {
     return this.update(operation, c, { pk: clusterPk(c), sk: SK.leader }, leaderSchema, guarded, setFields(fields), o);
   }
 
-  renewLeader(c: ClusterId, w: { holder: string; term: number; lastLsn: number; timeline: number }, o?: CallOptions) {
+  renewLeader(c: ClusterId, w: { holder: string; term: number; lastLsn: number; timeline: number; failsafe?: readonly string[] }, o?: CallOptions) {
     const condition = and(holderIs(w.holder), termIs(w.term), phaseIsNot('released'));
-    return this.leaderUpdate('renewLeader', c, condition, { lastLsn: w.lastLsn, timeline: w.timeline }, o);
+    const failsafe = w.failsafe === undefined ? {} : { failsafe: [...w.failsafe] };
+    return this.leaderUpdate('renewLeader', c, condition, { lastLsn: w.lastLsn, timeline: w.timeline, ...failsafe }, o);
   }
 
   confirmLeader(c: ClusterId, w: { holder: string; term: number; lastLsn: number; timeline: number }, o?: CallOptions) {

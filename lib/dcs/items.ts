@@ -54,6 +54,12 @@ export const clusterConfigSchema = z
     synchronousModeStrict: z.boolean().default(false),
     synchronousNodeCount: z.number().int().min(1).default(1),
     paused: z.boolean().default(false),
+    /**
+     * Patroni's failsafe_mode: a primary that cannot reach the store keeps its
+     * role while every member of its failsafe set (the leader item's
+     * `failsafe`) promises, over the agent API, not to promote.
+     */
+    failsafeMode: z.boolean().default(false),
     endpoint: endpointConfigSchema.default({ kind: 'none' }),
     postgresql: z
       .object({ parameters: z.record(z.string(), pgParameterValue).default({}) })
@@ -94,6 +100,12 @@ export const leaderSchema = z.object({
   reason: z.string(),
   candidate: memberNameSchema.optional(),
   finalLsn: lsn.optional(),
+  /**
+   * failsafe_mode: the members the holder of this term asks, when the store is
+   * out of its reach, to promise not to promote. Written by its renews; no
+   * other member may be granted while it stands.
+   */
+  failsafe: z.array(memberNameSchema).optional(),
   version,
 });
 export type LeaderItem = Readonly<z.infer<typeof leaderSchema>>;
@@ -136,6 +148,10 @@ export const memberStatusSchema = z.object({
   instanceId: z.string().optional(),
   networkInterfaceId: z.string().optional(),
   privateIp: z.string().optional(),
+  /** failsafe_mode: this member promised `holder` (of `term`) not to promote, and the promise still holds. */
+  failsafe: z.object({ holder: memberNameSchema, term: z.number().int().min(1) }).optional(),
+  /** Store calls of this agent that failed (unreachable, timed out) since it started. */
+  storeErrors: z.number().int().min(0).optional(),
   heartbeatAt: epochMs,
 });
 export type MemberStatus = z.infer<typeof memberStatusSchema>;

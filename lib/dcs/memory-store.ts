@@ -216,12 +216,12 @@ export class MemoryStore implements Store {
     );
   }
 
-  async renewLeader(c: ClusterId, w: { holder: string; term: number; lastLsn: number; timeline: number }) {
+  async renewLeader(c: ClusterId, w: { holder: string; term: number; lastLsn: number; timeline: number; failsafe?: readonly string[] }) {
     return this.leaderUpdate(
       'renewLeader',
       c,
       (cur) => cur.holder === w.holder && cur.term === w.term && cur.phase !== 'released',
-      { lastLsn: w.lastLsn, timeline: w.timeline },
+      { lastLsn: w.lastLsn, timeline: w.timeline, ...(w.failsafe === undefined ? {} : { failsafe: [...w.failsafe] }) },
     );
   }
 

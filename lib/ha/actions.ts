@@ -83,6 +83,10 @@ export interface ClusterMetrics {
   readonly endpointInSync: number;
   /** Items of the cluster's partition set aside as malformed. */
   readonly malformedItems: number;
+  /** failsafe_mode: members that report a promise not to promote (their primary holds on without the store). */
+  readonly failsafePromises: number;
+  /** Store calls that failed, summed over the members' agents since each started (a counter: alarm on its growth). */
+  readonly memberStoreErrors: number;
 }
 
 export function none(reason: string, code?: NoneCode): NoneAction {

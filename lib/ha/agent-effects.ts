@@ -36,7 +36,14 @@ export type AgentEvent =
   /** The outcome of the last call effect. */
   | { readonly type: 'result'; readonly now: number; readonly outcome: Outcome }
   /** The in-process fence timer fired; `standbySignal`: the data directory has one (nothing to fence). */
-  | { readonly type: 'fenceDue'; readonly now: number; readonly standbySignal: boolean };
+  | { readonly type: 'fenceDue'; readonly now: number; readonly standbySignal: boolean }
+  /**
+   * failsafe_mode: `holder`, primary of `term` and cut off from the store, asks
+   * this member (over the agent API, authenticated) to promise not to promote
+   * for `durationMs`. Answered at once by a `failsafeAnswer` effect; it may
+   * arrive between any two steps of a loop.
+   */
+  | { readonly type: 'failsafeAsk'; readonly now: number; readonly holder: string; readonly term: number; readonly durationMs: number };
 
 export type Outcome =
   | { readonly kind: 'ok' }
@@ -51,11 +58,13 @@ export type Outcome =
   | { readonly kind: 'replication'; readonly rows: readonly ReplicationReading[] }
   | { readonly kind: 'running'; readonly running: boolean }
   | { readonly kind: 'promoted'; readonly durationMs: number }
-  | { readonly kind: 'rewound'; readonly rewound: boolean; readonly durationMs: number };
+  | { readonly kind: 'rewound'; readonly rewound: boolean; readonly durationMs: number }
+  /** Each asked member's answer to a failsafe call: `ok` only for a promise given. */
+  | { readonly kind: 'failsafe'; readonly answers: Readonly<Record<string, 'ok' | 'refused' | 'unreachable'>> };
 
 export type StoreOp =
   | { readonly op: 'grantFirst'; readonly grant: Omit<Grant, 'grantedAt'> }
-  | { readonly op: 'renew'; readonly w: HolderWrite & { readonly lastLsn: number; readonly timeline: number } }
+  | { readonly op: 'renew'; readonly w: HolderWrite & { readonly lastLsn: number; readonly timeline: number; readonly failsafe?: readonly string[] } }
   | { readonly op: 'confirm'; readonly w: HolderWrite & { readonly lastLsn: number; readonly timeline: number } }
   | { readonly op: 'completeHandover'; readonly w: HolderWrite & { readonly finalLsn: number } }
   | { readonly op: 'release'; readonly w: HolderWrite & { readonly lastLsn: number } }
@@ -91,7 +100,13 @@ export type PgOp =
   | { readonly op: 'ensureReplicationRole' };
 
 /** The member item fields the step decides; the shell adds identity and wall time. */
-export type HeartbeatFields = Pick<MemberStatus, 'role' | 'state' | 'timeline' | 'lsn' | 'replayLsn' | 'systemId'>;
+export type HeartbeatFields = Pick<MemberStatus, 'role' | 'state' | 'timeline' | 'lsn' | 'replayLsn' | 'systemId' | 'failsafe'>;
+
+/** A member asked in a failsafe call, at its agent API. */
+export interface FailsafeTarget {
+  readonly name: string;
+  readonly apiUrl: string;
+}
 
 export type Effect =
   | { readonly type: 'log'; readonly level: 'info' | 'warn' | 'error'; readonly reason: Reason; readonly situation?: string }
@@ -104,12 +119,17 @@ export type Effect =
   /** Arm: past `deadline` (monotonic ms) the keeper stops a writable PostgreSQL. */
   | { readonly type: 'keeper'; readonly op: 'arm'; readonly deadline: number }
   | { readonly type: 'keeper'; readonly op: 'disarm' }
+  /** failsafe_mode: ask every target, at once, to promise not to promote for `durationMs`. */
+  | { readonly type: 'failsafe'; readonly holder: string; readonly term: number; readonly durationMs: number; readonly targets: readonly FailsafeTarget[] }
+  /** The answer to a `failsafeAsk` event. */
+  | { readonly type: 'failsafeAnswer'; readonly ok: boolean; readonly reason: Reason }
   | { readonly type: 'sleep'; readonly ms: number }
   /** The agent ends: a refusal (it must not run here) or the end of a clean shutdown. */
   | { readonly type: 'exit'; readonly refused: Reason | null };
 
-export type CallEffect = Extract<Effect, { type: 'readStatus' | 'store' | 'heartbeat' | 'pg' | 'keeper' }>;
+export type CallEffect = Extract<Effect, { type: 'readStatus' | 'store' | 'heartbeat' | 'pg' | 'keeper' | 'failsafe' }>;
 
 export function isCall(e: Effect): e is CallEffect {
-  return (e.type === 'readStatus' || e.type === 'store' || e.type === 'heartbeat' || e.type === 'pg' || e.type === 'keeper') && !(e.type === 'pg' && e.detached === true);
+  const call = e.type === 'readStatus' || e.type === 'store' || e.type === 'heartbeat' || e.type === 'pg' || e.type === 'keeper' || e.type === 'failsafe';
+  return call && !(e.type === 'pg' && e.detached === true);
 }

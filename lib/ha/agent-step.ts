@@ -18,10 +18,18 @@
 //   fresh lease; it reports a final LSN only after a clean shutdown.
 // - A data directory is emptied only on this node's own evidence (its
 //   bootstrap marker, no postmaster running), never on the store's word.
+// - failsafe_mode: with the store out of reach, a primary extends its lease
+//   only by a round of promises from every member of its failsafe set, each
+//   answered before the current deadline; the extension is counted from the
+//   round's send time. The failsafe set it asks always includes the set the
+//   store may hold for its term (acknowledged, or sent and unanswered).
+// - A member that promised not to promote does not, on any grant, until the
+//   promise ends; it promises only while it holds no lease, is no primary and
+//   is not on its way to becoming one.
 import type { ClusterConfig, MemberStatus, MemberTags } from '../dcs/items.js';
 import type { ClusterSnapshot } from '../dcs/store.js';
 import { decideAgent, r, type AgentAction, type LocalState, type Reason, type ReasonCode } from './agent.js';
-import type { AgentEvent, CallEffect, Effect, HeartbeatFields, Outcome, PgReading, StoreOp } from './agent-effects.js';
+import type { AgentEvent, CallEffect, Effect, FailsafeTarget, HeartbeatFields, Outcome, PgReading, StoreOp } from './agent-effects.js';
 import { ANY_STANDBY, resolveSync, type SyncStep } from './agent-sync.js';
 
 export type * from './agent-effects.js';
@@ -50,9 +58,35 @@ export interface LeaseHeld {
   readonly sentAt: number | null;
 }
 
+/** failsafe_mode: what the store may hold as this primary's failsafe set, for `term`. */
+export interface FailsafeSet {
+  readonly term: number | null;
+  /** The set of the last acknowledged renew that carried one. */
+  readonly acked: readonly string[] | null;
+  /** Members of renews sent since, unanswered: the store may hold their set. */
+  readonly pending: readonly string[];
+}
+
+/** A promise this member gave: no promotion before `until` (monotonic ms). */
+export interface FailsafePromise {
+  readonly holder: string;
+  readonly term: number;
+  readonly until: number;
+}
+
 export interface AgentState {
   readonly config: ClusterConfig;
   readonly snapshot: ClusterSnapshot | null;
+  /** The last snapshot read (the store may be out of reach now). */
+  readonly known: ClusterSnapshot | null;
+  /** When each member's item was first seen at its current version, monotonic ms. */
+  readonly membersSeen: Readonly<Record<string, { readonly version: number; readonly at: number }>>;
+  readonly failsafe: FailsafeSet;
+  /** The role is held by failsafe promises: the store is out of reach. */
+  readonly failsafeActive: boolean;
+  readonly promise: FailsafePromise | null;
+  /** Monotonic ms of this process's first loop: a promise of an earlier process is not remembered. */
+  readonly startedAt: number | null;
   readonly local: LocalState;
   /** The running server's last reading, timeline made sticky. */
   readonly status: PgReading | null;
@@ -85,6 +119,8 @@ export interface Run {
   readonly data: StepData;
   /** The kind of call whose outcome is awaited. */
   readonly awaiting: CallEffect['type'] | null;
+  /** A store call of this loop failed: the heartbeat is skipped. */
+  readonly storeFailed?: boolean;
 }
 
 /** What the steps of one action carry from one to the next. */
@@ -97,6 +133,8 @@ export interface StepData {
   /** Where a sub-procedure (demote, sync) continues. */
   readonly after?: string;
   readonly sync?: { readonly steps: readonly SyncStep[]; readonly i: number; readonly pendingAfter: boolean };
+  /** The failsafe set a renew carries. */
+  readonly set?: readonly string[];
 }
 
 export interface StepResult {
@@ -110,6 +148,12 @@ export function initialAgentState(config: ClusterConfig): AgentState {
   return {
     config,
     snapshot: null,
+    known: null,
+    membersSeen: {},
+    failsafe: { term: null, acked: null, pending: [] },
+    failsafeActive: false,
+    promise: null,
+    startedAt: null,
     local: EMPTY_LOCAL,
     status: null,
     phase: 'stopped',
@@ -159,12 +203,23 @@ export function agentStep(state: AgentState, event: AgentEvent, p: AgentParams):
     case 'fenceDue':
       onFenceDue(d, event.now, event.standbySignal, out);
       break;
+    case 'failsafeAsk':
+      onFailsafeAsk(d, p, event, out);
+      break;
   }
   return { state: d, effects: out };
 }
 
 function onTick(d: Draft, p: AgentParams, e: Extract<AgentEvent, { type: 'tick' }>, out: Effect[]): void {
   d.snapshot = e.snapshot;
+  d.startedAt ??= e.now;
+  if (e.snapshot !== null) {
+    d.known = e.snapshot;
+    d.membersSeen = seenAt(d.membersSeen, e.snapshot, e.now);
+    if (d.failsafeActive) out.push(log('info', 'failsafe_ended', 'the store is reachable again: leasing resumes'));
+    d.failsafeActive = false;
+  }
+  if (d.promise !== null && e.now >= d.promise.until) d.promise = null;
   if (e.snapshot?.config) d.config = e.snapshot.config.config;
   const l = e.snapshot?.leader ?? null;
   if (l !== null && (d.leaderSeen === null || d.leaderSeen.version !== l.version)) d.leaderSeen = { version: l.version, at: e.now };
@@ -187,6 +242,7 @@ function onTick(d: Draft, p: AgentParams, e: Extract<AgentEvent, { type: 'tick' 
     lease: { now: e.now, lastRenewSentAt: d.lease.sentAt, term: d.lease.term },
     shuttingDown: d.shuttingDown,
     safetyMarginMs: p.safetyMarginMs,
+    failsafeReady: failsafeReady(d),
   });
   d.run = { situation: decision.situation, actions: decision.actions, index: 0, step: 'begin', data: {}, awaiting: null };
   drive(d, p, e.now, out, null);
@@ -200,9 +256,79 @@ function onFenceDue(d: Draft, now: number, standbySignal: boolean, out: Effect[]
   d.demoting = true;
   d.phase = 'demoting';
   d.lease = { term: null, sentAt: null };
+  d.failsafeActive = false;
   d.fenceAt = null;
   out.push({ type: 'fenceTimer', at: null });
   out.push({ type: 'pg', op: { op: 'stop', mode: 'immediate' }, detached: true });
+}
+
+/** The actions that make this node writable, or may. */
+const PROMOTING = new Set<AgentAction['type']>(['promote', 'confirm', 'takeFirstLease', 'startPrimary', 'bootstrap']);
+
+/**
+ * failsafe_mode, the member's side: promise `holder` not to promote for
+ * `durationMs`, only while this node holds no lease, is no primary, and no
+ * action of this loop could make it one. A later promotion waits for the
+ * promise to end (step()).
+ */
+function onFailsafeAsk(d: Draft, p: AgentParams, e: Extract<AgentEvent, { type: 'failsafeAsk' }>, out: Effect[]): void {
+  const answer = (ok: boolean, code: ReasonCode, text: string): void => {
+    out.push({ type: 'failsafeAnswer', ok, reason: r(code, text) });
+    if (!ok) out.push(log('warn', code, `failsafe call from ${e.holder} (term ${e.term}) refused: ${text}`));
+  };
+  const known = d.known;
+  const leader = known?.leader ?? null;
+  const maxMs = maxPromiseMs(d);
+  if (!d.config.failsafeMode) return answer(false, 'failsafe_refused', 'failsafe_mode is off in the cluster config this member last read');
+  if (e.holder === p.name) return answer(false, 'failsafe_refused', 'a member does not ask itself');
+  if (!Number.isInteger(e.durationMs) || e.durationMs <= 0 || e.durationMs > maxMs) {
+    return answer(false, 'failsafe_refused', `durationMs ${e.durationMs} outside 1..${maxMs} (2 x ttl)`);
+  }
+  if (!(known?.members ?? []).some((m) => m.name === e.holder)) return answer(false, 'failsafe_refused', `${e.holder} is not a member of this cluster`);
+  if (leader !== null && (leader.term > e.term || (leader.term === e.term && leader.holder !== e.holder))) {
+    return answer(false, 'failsafe_refused', `the lease is ${leader.holder}'s, term ${leader.term}, as this member last read it`);
+  }
+  const primary = d.local.running && d.local.inRecovery === false;
+  if (d.lease.term !== null || primary || d.status?.inRecovery === false) return answer(false, 'failsafe_refused', 'this member holds a lease or runs as a primary');
+  const run = d.run;
+  if (run !== null && !run.step.startsWith('tail') && run.actions.slice(run.index).some((a) => PROMOTING.has(a.type))) {
+    return answer(false, 'failsafe_refused', 'this member is on its way to promote');
+  }
+  const until = Math.max(d.promise?.until ?? 0, e.now + e.durationMs);
+  if (d.promise === null || d.promise.holder !== e.holder || d.promise.term !== e.term) {
+    out.push(log('info', 'failsafe_promise', `failsafe: promised ${e.holder} (term ${e.term}) not to promote for ${seconds(e.durationMs)}`));
+  }
+  d.promise = { holder: e.holder, term: e.term, until };
+  answer(true, 'failsafe_promise', `no promotion for ${seconds(e.durationMs)}`);
+}
+
+/**
+ * A promise holds until its end. A promise an earlier agent process gave is
+ * not remembered, so for the longest promise it could have given (2 x ttl)
+ * after this process starts, in failsafe mode, every promotion waits, except
+ * in a cluster that never had a leader (nobody can hold on by failsafe there).
+ */
+function promised(d: Draft, now: number): boolean {
+  if (d.promise !== null && now < d.promise.until) return true;
+  const neverLed = d.known !== null && d.known.leader === null && !d.known.malformed.some((m) => m.kind === 'leader');
+  return d.config.failsafeMode && !neverLed && d.startedAt !== null && now < d.startedAt + maxPromiseMs(d);
+}
+
+const maxPromiseMs = (d: Draft): number => d.config.ttl * 1000 * 2;
+
+/** failsafe_mode on, and the store holds (or may hold) this primary's failsafe set for its lease's term. */
+function failsafeReady(d: Draft): boolean {
+  return d.config.failsafeMode && d.lease.term !== null && d.failsafe.term === d.lease.term && d.failsafe.acked !== null;
+}
+
+/** A member's item seen at a new version is alive at `now`; members gone are forgotten. */
+function seenAt(prev: AgentState['membersSeen'], snap: ClusterSnapshot, now: number): AgentState['membersSeen'] {
+  const next: Record<string, { version: number; at: number }> = {};
+  for (const m of snap.members) {
+    const was = prev[m.name];
+    next[m.name] = was !== undefined && was.version === m.version ? was : { version: m.version, at: now };
+  }
+  return next;
 }
 
 /** Steps whose code reads an error outcome itself; any other step stops the loop's actions on one. */
@@ -211,7 +337,10 @@ const READS_ERRORS = new Set([
   'promote:armed',
   'promote:confirmArmed',
   'confirm:armed',
+  'renew:renewed',
   'renew:armed',
+  'fs:answered',
+  'fs:armed',
   'handover:armed',
   'handover:checkpointed',
   'tail:probed',
@@ -227,6 +356,7 @@ function drive(d: Draft, p: AgentParams, now: number, out: Effect[], first: Outc
     if (run === null) return;
     const action = run.step.startsWith('tail') ? null : (run.actions[run.index] ?? null);
     let next: Next;
+    if (outcome?.kind === 'error' && run.awaiting === 'store' && run.storeFailed !== true) d.run = { ...run, storeFailed: true };
     if (outcome?.kind === 'error' && !READS_ERRORS.has(run.step)) {
       const what = action?.type ?? 'loop';
       out.push(log('error', run.awaiting === 'store' ? 'store_unavailable' : 'pg_failed', `${what} failed: ${outcome.message}`, run.situation));
@@ -265,7 +395,15 @@ function step(c: Ctx, name: string, o: Outcome | null): Next {
   if (name.startsWith('demote:')) return demoteStep(c, name);
   if (name.startsWith('sync:')) return syncStep(c, name, o);
   if (name.startsWith('slots:')) return name === 'slots:begin' ? createSlots(c) : 'done';
+  if (name.startsWith('fs:')) return failsafeRound(c, name, o);
   const a = c.action as AgentAction;
+  // A confirm is of a node already primary: nothing left to hold back.
+  if (name === 'begin' && PROMOTING.has(a.type) && a.type !== 'confirm' && promised(c.d, c.now)) {
+    const pr = c.d.promise;
+    const why = pr !== null && c.now < pr.until ? `promised ${pr.holder} (term ${pr.term}) not to promote for ${seconds(pr.until - c.now)} more` : 'this agent just started in failsafe mode and cannot know what an earlier process promised';
+    c.out.push(log('warn', 'failsafe_promised', `${a.type} held back: ${why}`));
+    return 'stop';
+  }
   if (name === 'begin' && a.type !== 'wait' && a.type !== 'renew') {
     c.out.push({ type: 'log', level: 'info', reason: { code: a.reason.code, text: `${a.type}: ${a.reason.text}` }, situation: c.d.run?.situation });
   }
@@ -300,6 +438,8 @@ function step(c: Ctx, name: string, o: Outcome | null): Next {
       return follow(c, a, name, o);
     case 'release':
       return release(c, a.term, name, o);
+    case 'failsafe':
+      return { goto: 'fs:begin', data: { after: 'stop' } };
   }
 }
 
@@ -439,6 +579,10 @@ function promote(c: Ctx, a: Extract<AgentAction, { type: 'promote' }>, name: str
       d.syncPending = true;
       return { goto: 'promote:promote' };
     case 'promote:promote':
+      if (promised(d, c.now)) {
+        c.out.push(log('warn', 'failsafe_promised', `promotion held back: promised ${d.promise?.holder} not to promote`));
+        return 'stop';
+      }
       return { call: { type: 'pg', op: { op: 'promote' } }, step: 'promote:promoted' };
     case 'promote:promoted':
       c.out.push(log('info', 'promoted', `promoted in ${o?.kind === 'promoted' ? o.durationMs.toFixed(0) : '?'} ms`));
@@ -488,10 +632,19 @@ function renew(c: Ctx, term: number, name: string, o: Outcome | null): Next {
       return d.local.running ? { call: { type: 'readStatus' }, step: 'renew:status' } : { goto: 'renew:status' };
     case 'renew:status': {
       const status = o === null ? null : readStatus(c, o);
-      const w = { holder: c.p.name, term, lastLsn: status?.currentLsn ?? leader?.lastLsn ?? 0, timeline: status?.timeline ?? leader?.timeline ?? 1 };
-      return storeCall({ op: 'renew', w }, 'renew:renewed', { sent: c.now });
+      const set = d.config.failsafeMode ? failsafeSetOf(c) : undefined;
+      if (set !== undefined) d.failsafe = sending(d.failsafe, term, set);
+      const w = { holder: c.p.name, term, lastLsn: status?.currentLsn ?? leader?.lastLsn ?? 0, timeline: status?.timeline ?? leader?.timeline ?? 1, ...(set !== undefined ? { failsafe: set } : {}) };
+      return storeCall({ op: 'renew', w }, 'renew:renewed', { sent: c.now, ...(set !== undefined ? { set } : {}) });
     }
     case 'renew:renewed':
+      if (o?.kind === 'error') {
+        c.out.push(log('error', 'store_unavailable', `renew failed: ${o.message}`, d.run?.situation));
+        // The store out of reach mid-loop: the promises are gathered now, while the lease still runs.
+        if (failsafeReady(d) && d.local.running && d.local.inRecovery === false) return { goto: 'fs:begin', data: { after: 'stop' } };
+        return 'stop';
+      }
+      if (o?.kind === 'written' && c.data.set !== undefined) d.failsafe = { term, acked: c.data.set, pending: [] };
       if (o?.kind !== 'written') {
         c.out.push(log('warn', 'lease_lost', `lease lost (term ${term}): demoting at once`));
         return { goto: 'demote:begin', data: { mode: 'immediate', after: 'stop' } };
@@ -644,6 +797,58 @@ function syncStep(c: Ctx, name: string, o: Outcome | null): Next {
   }
 }
 
+/**
+ * failsafe_mode, the primary's side: one round of calls to every member the
+ * store may name in this term's failsafe set. Only a round in which all
+ * promised, answered before the current deadline, extends the lease, counted
+ * from the round's send time.
+ */
+function failsafeRound(c: Ctx, name: string, o: Outcome | null): Next {
+  const { d, p } = c;
+  const term = d.lease.term;
+  switch (name) {
+    case 'fs:begin': {
+      if (term === null) return continueWith(c.data.after);
+      const names = [...new Set([...(d.failsafe.acked ?? []), ...d.failsafe.pending])].filter((n) => n !== p.name).sort();
+      const targets: FailsafeTarget[] = names.map((n) => ({ name: n, apiUrl: d.known?.members.find((m) => m.name === n)?.apiUrl ?? '' }));
+      return { call: { type: 'failsafe', holder: p.name, term, durationMs: d.config.ttl * 1000, targets }, step: 'fs:answered', data: { ...c.data, sent: c.now, set: names } };
+    }
+    case 'fs:answered': {
+      const asked = c.data.set ?? [];
+      const answers = o?.kind === 'failsafe' ? o.answers : {};
+      const missing = asked.filter((n) => answers[n] !== 'ok');
+      const sent = c.data.sent ?? c.now;
+      if (term === null || d.fenceAt === null || c.now >= d.fenceAt || missing.length > 0) {
+        const why = missing.length > 0 ? missing.map((n) => `${n} ${answers[n] ?? 'unreachable'}`).join(', ') : 'the answers came after the lease ran out';
+        c.out.push(log('warn', 'failsafe_incomplete', `failsafe: not every member promised (${why}): the lease is not extended`));
+        return continueWith(c.data.after);
+      }
+      if (!d.failsafeActive) c.out.push(log('warn', 'failsafe_active', `failsafe mode active: the store is out of reach and ${asked.length === 0 ? 'no other member can be granted' : `${asked.join(', ')} promised not to promote`}; staying primary`));
+      d.failsafeActive = true;
+      return holdLease(c, term, sent, 'fs:armed');
+    }
+    default:
+      keeperAnswer(c, o);
+      return continueWith(c.data.after);
+  }
+}
+
+/** The members a renew names in the failsafe set: those alive (a new item version within ttl), not tagged nofailover. */
+function failsafeSetOf(c: Ctx): readonly string[] {
+  const { d, p } = c;
+  const ttlMs = d.config.ttl * 1000;
+  return (d.snapshot?.members ?? [])
+    .filter((m) => m.name !== p.name && !m.tags.nofailover && c.now - (d.membersSeen[m.name]?.at ?? -Infinity) < ttlMs)
+    .map((m) => m.name)
+    .sort();
+}
+
+/** A renew carrying `set` is about to be sent: until answered, the store may hold it. */
+function sending(f: FailsafeSet, term: number, set: readonly string[]): FailsafeSet {
+  if (f.term !== term) return { term, acked: null, pending: [...set] };
+  return { term, acked: f.acked, pending: [...new Set([...f.pending, ...set])] };
+}
+
 function createSlots(c: Ctx): Next {
   const members = (c.d.snapshot?.members ?? []).filter((m) => m.name !== c.p.name).map((m) => m.name);
   return { call: { type: 'pg', op: { op: 'createSlots', members } }, step: 'slots:done' };
@@ -668,7 +873,7 @@ function tail(c: Ctx, name: string, o: Outcome | null): Next {
       else d.keeperArmed = false;
       return { goto: 'tail:heartbeat' };
     case 'tail:heartbeat':
-      if (!d.shuttingDown && d.snapshot === null) return { goto: 'tail:sleep' };
+      if (!d.shuttingDown && (d.snapshot === null || d.run?.storeFailed === true)) return { goto: 'tail:sleep' };
       return { call: heartbeat(d, p.name), step: 'tail:beat' };
     case 'tail:beat':
       if (d.shuttingDown) return { exit: null };
@@ -776,6 +981,7 @@ function heartbeat(d: Draft, name: string): CallEffect {
     lsn: walPosition(s),
     replayLsn: s?.inRecovery ? (s.replayedLsn ?? null) : null,
     systemId: s?.systemId ?? d.local.systemId,
+    ...(d.promise !== null ? { failsafe: { holder: d.promise.holder, term: d.promise.term } } : {}),
   };
   // Its own item malformed: this member rewrites it, by the version it was stored with.
   const mine = d.snapshot?.members.find((m) => m.name === name)?.version;

@@ -26,7 +26,7 @@ export const RULE_REASON_CODES = [
   'bootstrap_wait_nofailover', 'bootstrap_race', 'bootstrap_resume', 'clone_from_leader', 'no_data_wait', 'bootstrap_start',
   'bootstrap_first_lease', 'granted_confirm', 'granted_start_standby', 'granted_promote', 'handover', 'demoted_stay_out',
   'demoted_keep_lease', 'holder_start_standby', 'holder_promote', 'holder_renew', 'not_holder_demote', 'replica_diverged',
-  'replica_streaming', 'replica_follow', 'no_leader_start', 'no_leader_wait', 'handover_no_final_lsn',
+  'replica_streaming', 'replica_follow', 'no_leader_start', 'no_leader_wait', 'handover_no_final_lsn', 'failsafe_hold',
 ] as const;
 
 /** Codes of the steps that carry out a decision (agent-step.ts). */
@@ -34,6 +34,7 @@ export const STEP_REASON_CODES = [
   'lease_lost', 'grant_void', 'keeper_unarmed', 'confirm_lost', 'store_unavailable', 'pg_failed', 'handover_unclean',
   'initialize_lost', 'bootstrap_foreign_files', 'bootstrap_postmaster_running', 'fence_deadline', 'heartbeat_failed',
   'heartbeat_conflict', 'member_gone', 'promoted', 'rewound', 'initdb', 'keeper_disarm_failed', 'checkpoint_failed', 'action',
+  'failsafe_active', 'failsafe_incomplete', 'failsafe_ended', 'failsafe_promised', 'failsafe_promise', 'failsafe_refused',
 ] as const;
 
 export type ReasonCode = (typeof RULE_REASON_CODES)[number] | (typeof STEP_REASON_CODES)[number];
@@ -86,6 +87,12 @@ export interface AgentInput {
   readonly shuttingDown: boolean;
   /** Time held back from the lease for the fencing itself, ms. */
   readonly safetyMarginMs: number;
+  /**
+   * failsafe_mode is on and this primary's failsafe set for its term is in
+   * the store (a renew that carried it was acknowledged): with the store out
+   * of reach, the members' promises may keep the role.
+   */
+  readonly failsafeReady?: boolean;
 }
 
 export type AgentAction =
@@ -108,6 +115,8 @@ export type AgentAction =
   | { readonly type: 'demote'; readonly mode: 'fast' | 'immediate'; readonly reason: Reason }
   | { readonly type: 'follow'; readonly leader: string; readonly rewind: boolean; readonly reason: Reason }
   | { readonly type: 'release'; readonly term: number; readonly reason: Reason }
+  /** failsafe_mode: ask every member of the failsafe set to promise not to promote; all promise, the role holds on. */
+  | { readonly type: 'failsafe'; readonly term: number; readonly reason: Reason }
   | { readonly type: 'stop'; readonly reason: Reason }
   | { readonly type: 'refuse'; readonly reason: Reason }
   | { readonly type: 'wait'; readonly reason: Reason };
@@ -122,6 +131,7 @@ export type SituationCode =
   | 'shutting_down_while_holding_the_lease'
   | 'shutting_down'
   | 'store_unreachable_while_holding_the_lease_lease_run_out'
+  | 'store_unreachable_failsafe'
   | 'store_unreachable'
   | 'data_of_another_cluster'
   | 'no_data_cluster_not_initialized'
@@ -193,6 +203,19 @@ export const AGENT_RULES: readonly Rule[] = [
         type: 'demote',
         mode: 'immediate',
         reason: r('fence_lease_expired', `fencing: no successful renew for ${seconds(s.lease.now - (s.lease.lastRenewSentAt ?? 0))} (ttl ${s.config.ttl} s less ${seconds(s.safetyMarginMs)} margin)`),
+      },
+    ],
+  },
+  {
+    // The lease clock still runs: only promises gathered before it runs out extend it (agent-step.ts).
+    situation: 'store unreachable, failsafe mode',
+    code: 'store_unreachable_failsafe',
+    when: (s) => s.snapshot === null && s.primaryHere && holdsLeaseLocally(s) && s.failsafeReady === true,
+    then: (s) => [
+      {
+        type: 'failsafe',
+        term: s.lease.term as number,
+        reason: r('failsafe_hold', `store unreachable; failsafe mode: asking every member to promise not to promote (lease good for ${seconds(leaseLeftMs(s))} more)`),
       },
     ],
   },

@@ -64,6 +64,8 @@ export function eligibility(member: MemberItem, ctx: EligibilityContext): Eligib
   if (!roleOk) return no(`role ${member.role}, not a replica`);
 
   if (member.tags.nofailover) return no('nofailover tag');
+  const fs = failsafeRule(member, ctx);
+  if (fs !== ok) return fs;
   if (member.tags.failoverPriority <= 0) return no('nofailover tag (failover_priority 0)');
 
   const clusterSystemId = ctx.initialize?.systemId ?? null;
@@ -85,6 +87,23 @@ export function eligibility(member: MemberItem, ctx: EligibilityContext): Eligib
     if (lag > max) return no(`lag ${lag} bytes > maximum_lag_on_failover ${max}`);
   }
   return syncRule(member, ctx, leader);
+}
+
+/**
+ * failsafe_mode: a member that promised a primary cut off from the store not
+ * to promote would not act on a grant; and while the leader item names a
+ * failsafe set, its holder may still hold its role by the promises of that
+ * set alone, so no member outside it may be granted. (The member's own
+ * refusal is what keeps this safe when the arbiter reads a promise late.)
+ */
+function failsafeRule(member: MemberItem, ctx: EligibilityContext): Eligibility {
+  if (member.failsafe !== undefined) {
+    return no(`promised ${member.failsafe.holder} (term ${member.failsafe.term}) not to promote: failsafe mode holds that primary's role while it cannot reach the store`);
+  }
+  const leader = ctx.leader;
+  if (!ctx.config.failsafeMode || leader === null || leader.failsafe === undefined || leader.phase === 'released' || leader.phase === 'demoted' || member.name === leader.holder) return ok;
+  if (!leader.failsafe.includes(member.name)) return no(`not in the failsafe set of ${leader.holder} (term ${leader.term}: ${leader.failsafe.join(', ') || 'none'})`);
+  return ok;
 }
 
 /**

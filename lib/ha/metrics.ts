@@ -24,5 +24,7 @@ export function clusterMetrics(t: Tick, grants: number): ClusterMetrics {
     healthyMembers: healthy,
     endpointInSync: inSync ? 1 : 0,
     malformedItems: t.snapshot.malformed.length,
+    failsafePromises: members.filter((m) => m.failsafe !== undefined).length,
+    memberStoreErrors: members.reduce((sum, m) => sum + (m.storeErrors ?? 0), 0),
   };
 }

@@ -18,6 +18,7 @@ export const FAULT_CLASSES = [
   'switchover',
   'hostile-item',
   'replication-lag',
+  'partition-member-api',
 ] as const;
 export type FaultClass = (typeof FAULT_CLASSES)[number];
 
@@ -44,7 +45,7 @@ export function faultSchedule(rng: Rng, nodes: number, classes: readonly FaultCl
   for (let i = 0; i < n; i++) {
     const kind = rng.pick(classes);
     const at = rng.int(FAULTS_FROM, until);
-    const long = kind === 'agent-stall' || kind === 'partition-node-store' || kind === 'store-outage';
+    const long = kind === 'agent-stall' || kind === 'partition-node-store' || kind === 'store-outage' || kind === 'partition-member-api';
     const durationMs = rng.int(100, long && profile === 'full' ? 25_000 : 12_000);
     out.push({ kind, at, durationMs, node: rng.int(0, nodes - 1) });
   }

@@ -22,6 +22,10 @@ export const INVARIANTS = [
   'fence-spares-standbys',
   /** A planned handover under a reachable store never costs the lease: its holder is not fenced mid-handover. */
   'handover-keeps-lease',
+  /** failsafe_mode: a member that promised a primary not to promote does not, until the promise ends. */
+  'promise-kept',
+  /** failsafe_mode: a failsafe round asks every member of the set its caller stored for the term. */
+  'failsafe-asks-all',
   /** Nothing the store or the schedule does makes an agent or an arbiter invocation fail: every promise is handled. */
   'processes-survive',
   /** Once faults stop: exactly one writable node, the active holder, within the stated bound. */

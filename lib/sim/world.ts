@@ -32,11 +32,14 @@ export interface SimOptions {
   readonly trace?: boolean;
   readonly mode?: 'async' | 'sync' | 'strict';
   readonly profile?: Profile;
+  /** failsafe_mode on; by default on in odd seeds. */
+  readonly failsafe?: boolean;
 }
 
 export interface SimResult {
   readonly seed: number;
   readonly mode: 'async' | 'sync' | 'strict';
+  readonly failsafe: boolean;
   readonly faults: readonly Fault[];
   readonly violations: readonly Violation[];
   readonly trace: readonly string[];
@@ -104,6 +107,8 @@ interface Node {
   /** Its agent is down until (virtual ms), and how many restarts were scheduled. */
   downUntil: number;
   restarts: number;
+  /** Its agent API cannot reach, nor be reached by, the other members' until (virtual ms). */
+  apiCutUntil: number;
 }
 
 interface Ack {
@@ -126,7 +131,10 @@ class World {
   readonly nodes: Node[];
   readonly switches: Set<Switch>;
   readonly mode: 'async' | 'sync' | 'strict';
+  readonly failsafe: boolean;
   readonly config: ClusterConfig;
+  /** The failsafe set each term's holder last stored with a renew. */
+  private readonly failsafeSets = new Map<number, readonly string[]>();
   readonly faults: Fault[];
   readonly trace: string[] = [];
   readonly violations: Violation[] = [];
@@ -154,8 +162,10 @@ class World {
     this.switches = new Set(o.switches ?? []);
     this.tracing = o.trace === true;
     this.mode = o.mode ?? this.rng.pick(['async', 'async', 'sync', 'strict'] as const);
+    this.failsafe = o.failsafe ?? o.seed % 2 === 1;
     this.config = clusterConfigSchema.parse({
       ...DEFAULT_CONFIG,
+      failsafeMode: this.failsafe,
       ttl: TIMING.ttlMs / 1000,
       synchronousMode: this.mode !== 'async',
       synchronousModeStrict: this.mode === 'strict',
@@ -182,6 +192,7 @@ class World {
       lagUntil: 0,
       downUntil: 0,
       restarts: 0,
+      apiCutUntil: 0,
     }));
     this.faults = faultSchedule(this.rng, this.nodes.length, o.classes ?? FAULT_CLASSES, o.profile ?? 'full');
   }
@@ -226,6 +237,7 @@ class World {
     return {
       seed: this.o.seed,
       mode: this.mode,
+      failsafe: this.failsafe,
       faults: this.faults,
       violations: this.violations,
       trace: this.trace,
@@ -320,10 +332,15 @@ class World {
       const it = r.item as { holder: string; phase: string; term: number; lastLsn: number };
       const holder = this.nodes.find((n) => n.name === it.holder);
       if (holder !== undefined && op !== 'grantLeader') holder.reportedLsn = it.lastLsn;
+      const set = (r.item as { failsafe?: readonly string[] }).failsafe;
+      if (op === 'renewLeader' && set !== undefined) this.failsafeSets.set(it.term, [...set]);
       this.log(`store ${op} by ${caller}: ${it.holder} term ${it.term} ${it.phase}`);
       if (op === 'grantLeader' && (args[1] as { expected: unknown }).expected !== null) {
         const others = this.nodes.filter((n) => n.name !== it.holder && n.pg.writable);
-        if (others.length > 0) this.violate('fenced-before-grant', `term ${it.term} granted to ${it.holder} while ${others.map((n) => n.name).join(',')} writable`);
+        // failsafe_mode: a grant that finds the old primary holding on is harmless while its grantee keeps a promise.
+        const grantee = this.nodes.find((n) => n.name === it.holder);
+        const kept = grantee !== undefined && grantee.state.promise !== null && this.mono(grantee) < grantee.state.promise.until;
+        if (others.length > 0 && !kept) this.violate('fenced-before-grant', `term ${it.term} granted to ${it.holder} while ${others.map((n) => n.name).join(',')} writable`);
       }
     }
   }
@@ -425,11 +442,64 @@ class World {
           return { kind: 'ok' };
         case 'pg':
           return await this.pgOp(n, proc, call.op);
+        case 'failsafe':
+          return await this.failsafeRound(n, proc, call);
       }
     } catch (err) {
       return { kind: 'error', message: (err as Error).message };
     }
     return { kind: 'ok' };
+  }
+
+  /**
+   * One failsafe round: each target's agent hears the call after a delay,
+   * unless its API is cut off, its agent is down or stalled, and answers; the
+   * caller waits at most 1 s. The round extends the caller's lease (for the
+   * lease-from-send check) only when every member of the set it stored for
+   * the term promised.
+   */
+  private async failsafeRound(n: Node, proc: Proc, call: Extract<CallEffect, { type: 'failsafe' }>): Promise<Outcome> {
+    const sentAt = this.mono(n);
+    const stored = this.failsafeSets.get(call.term) ?? [];
+    const asked = new Set(call.targets.map((t) => t.name));
+    const missed = stored.filter((m) => m !== n.name && !asked.has(m));
+    if (missed.length > 0) this.violate('failsafe-asks-all', `${n.name} (term ${call.term}) asked ${[...asked].join(',') || 'nobody'} but stored the set ${stored.join(',')}`);
+    const answers: Record<string, 'ok' | 'refused' | 'unreachable'> = {};
+    const timeoutMs = 1000;
+    let latest = 1;
+    for (const t of call.targets) {
+      answers[t.name] = 'unreachable';
+      const m = this.nodes.find((x) => x.name === t.name);
+      if (m === undefined || this.sched.now < n.apiCutUntil) continue;
+      const there = this.rng.int(1, 30);
+      const back = this.rng.int(1, 30);
+      if (there + back < timeoutMs) latest = Math.max(latest, there + back);
+      this.sched.at(this.sched.now + there, () => {
+        const now = this.sched.now;
+        if (now < m.apiCutUntil || now < m.downUntil || m.agent.stalledUntil > now) return;
+        const p = this.params(m);
+        const r = agentStep(m.state, { type: 'failsafeAsk', now: this.mono(m), holder: call.holder, term: call.term, durationMs: call.durationMs }, p);
+        m.state = r.state;
+        for (const e of r.effects) {
+          if (e.type === 'failsafeAnswer') {
+            const ok = e.ok;
+            this.sched.at(now + back, () => {
+              if (this.sched.now - (now - there) <= timeoutMs) answers[t.name] = ok ? 'ok' : 'refused';
+            });
+          } else if (e.type === 'log') {
+            this.log(`${m.name} ${e.level} ${e.reason.code}: ${e.reason.text}`);
+          }
+        }
+      });
+    }
+    await this.sched.sleep(proc, latest + 1);
+    // A member that does not answer is waited for until the timeout.
+    if (call.targets.some((t) => answers[t.name] === 'unreachable')) await this.sched.sleep(proc, timeoutMs - latest - 1);
+    // Any answer not back by now is, to the caller, no answer.
+    const all = call.targets.every((t) => answers[t.name] === 'ok') && stored.every((m) => m === n.name || answers[m] === 'ok');
+    if (all) n.leaseSentAt = Math.max(n.leaseSentAt, sentAt);
+    this.log(`${n.name} failsafe round (term ${call.term}): ${call.targets.map((t) => `${t.name} ${answers[t.name]}`).join(', ') || 'no other member'}`);
+    return { kind: 'failsafe', answers: { ...answers } };
   }
 
   private async pgOp(n: Node, proc: Proc, op: Extract<CallEffect, { type: 'pg' }>['op']): Promise<Outcome> {
@@ -454,6 +524,9 @@ class World {
         return { kind: 'ok' };
       case 'promote':
         if (!pg.running || !pg.inRecovery) fail('not in recovery');
+        if (n.state.promise !== null && this.mono(n) < n.state.promise.until) {
+          this.violate('promise-kept', `${n.name} promoted while it promised ${n.state.promise.holder} (term ${n.state.promise.term}) not to`);
+        }
         pg.promote();
         this.log(`${n.name} pg promoted, timeline ${pg.timeline}`);
         this.becameWritable(n);
@@ -849,6 +922,9 @@ class World {
           return;
         case 'replication-lag':
           n.lagUntil = Math.max(n.lagUntil, end);
+          return;
+        case 'partition-member-api':
+          n.apiCutUntil = Math.max(n.apiCutUntil, end);
           return;
         case 'hostile-item':
           this.hostile(n, end);

@@ -15,6 +15,7 @@ const DEFAULT_YAML = [
   'synchronous_mode_strict: false',
   'synchronous_node_count: 1',
   'pause: false',
+  'failsafe_mode: false',
   'endpoint:',
   '  kind: none',
   'postgresql:',
@@ -103,6 +104,7 @@ describe('pgfloat show-config and edit-config', () => {
       synchronous_mode_strict: false,
       synchronous_node_count: 1,
       pause: false,
+      failsafe_mode: false,
       endpoint: { kind: 'none' },
       postgresql: { parameters: { max_connections: 200, work_mem: '64MB' } },
     });

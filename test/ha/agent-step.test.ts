@@ -91,7 +91,7 @@ const cases: [string, Script, string[]][] = [
     ['readStatus', 'store:renew', 'keeper:arm', 'pg:setSync', 'pg:promote', 'readStatus', 'store:confirm', 'keeper:arm', 'pg:createSlots', 'heartbeat', 'sleep'],
   ],
   ['a grant whose renew loses the race is void: no promotion', { snapshot: granted, local: replicaHere, status: standbyReading, outcomes: [status(standbyReading), lost] }, ['readStatus', 'store:renew', 'heartbeat', 'sleep']],
-  ['a grant whose renew finds the store down: no promotion', { snapshot: granted, local: replicaHere, status: standbyReading, outcomes: [status(standbyReading), down] }, ['readStatus', 'store:renew', 'heartbeat', 'sleep']],
+  ['a grant whose renew finds the store down: no promotion, and no heartbeat into a store just seen failing', { snapshot: granted, local: replicaHere, status: standbyReading, outcomes: [status(standbyReading), down] }, ['readStatus', 'store:renew', 'sleep']],
   ['a keeper that does not acknowledge the deadline: no promotion', { snapshot: granted, local: replicaHere, status: standbyReading, outcomes: [status(standbyReading), written(), { kind: 'error', message: 'keeper gone' }] }, ['readStatus', 'store:renew', 'keeper:arm', 'heartbeat', 'sleep']],
   [
     'a confirm that loses the race still creates slots and lets the next loop re-plan',

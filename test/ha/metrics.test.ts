@@ -24,6 +24,8 @@ describe('decide: metrics', () => {
       healthyMembers: 3,
       endpointInSync: 1,
       malformedItems: 0,
+      failsafePromises: 0,
+      memberStoreErrors: 0,
     });
   });
 
@@ -46,6 +48,8 @@ describe('decide: metrics', () => {
       healthyMembers: 1,
       endpointInSync: 0,
       malformedItems: 0,
+      failsafePromises: 0,
+      memberStoreErrors: 0,
     });
   });
 
@@ -59,6 +63,18 @@ describe('decide: metrics', () => {
     // Assess
     assert.equal(metrics.leaderPresent, 0);
     assert.equal(metrics.secondsWithoutLeader, 1.5);
+  });
+
+  test('counts the members holding a failsafe promise and sums their agents store errors', () => {
+    // Prepare
+    const snap = observed({ leader: leader('a'), members: [{ ...a, storeErrors: 3 }, { ...b, failsafe: { holder: 'a', term: 3 }, storeErrors: 4 }, c], endpoint: endpoint('a', 3) });
+
+    // Act
+    const { metrics } = decide(input(snap));
+
+    // Assess
+    assert.equal(metrics.failsafePromises, 1);
+    assert.equal(metrics.memberStoreErrors, 7);
   });
 
   test('reports zeros for a cluster without leader or members', () => {
@@ -77,6 +93,8 @@ describe('decide: metrics', () => {
       healthyMembers: 0,
       endpointInSync: 0,
       malformedItems: 0,
+      failsafePromises: 0,
+      memberStoreErrors: 0,
     });
   });
 
