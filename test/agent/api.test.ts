@@ -527,6 +527,73 @@ describe('health API mutating endpoints', () => {
   const post = (port: number, path: string, body: string, headers: Record<string, string> = { Authorization: basic('admin', 's3cret') }) =>
     call(port, 'POST', path, { body, headers: { 'Content-Type': 'application/json', ...headers } });
 
+  function failsafeRecorder(answer: MutationResult = { status: 200, message: 'no promotion for 10.0 s' }) {
+    const asks: unknown[] = [];
+    const refused: string[] = [];
+    return {
+      asks,
+      refused,
+      onFailsafe: (req: unknown) => {
+        asks.push(req);
+        return answer;
+      },
+      onRefused: (what: string, status: number, why: string) => void refused.push(`${what} ${status}: ${why}`),
+    };
+  }
+
+  test('POST /failsafe with the right credentials passes the parsed call and answers its status', async (t) => {
+    // Prepare
+    const rec = failsafeRecorder({ status: 409, message: 'this member holds a lease or runs as a primary' });
+    const api = await startApi(t, primary(), rec);
+
+    // Act
+    const r = await post(api.port, '/failsafe', JSON.stringify({ holder: 'node1', term: 4, durationMs: 10000 }));
+
+    // Assess
+    assert.equal(r.status, 409, r.body);
+    assert.deepEqual(json(r), { message: 'this member holds a lease or runs as a primary' });
+    assert.deepEqual(rec.asks, [{ holder: 'node1', term: 4, durationMs: 10000 }]);
+  });
+
+  const badFailsafe: [string, string, Record<string, string> | undefined, number, RegExp][] = [
+    ['without credentials', '{"holder":"node1","term":4,"durationMs":10000}', {}, 401, /authentication required/],
+    ['with a wrong password', '{"holder":"node1","term":4,"durationMs":10000}', { Authorization: basic('admin', 'nope') }, 401, /wrong username or password/],
+    ['with a term that is no integer', '{"holder":"node1","term":"4","durationMs":10000}', undefined, 400, /"term"/],
+    ['with a promise of an hour', '{"holder":"node1","term":4,"durationMs":3600000}', undefined, 400, /"durationMs"/],
+    ['with a holder that is no member name', '{"holder":"a b; DROP","term":4,"durationMs":10000}', undefined, 400, /"holder"/],
+  ];
+  for (const [why, body, headers, code, field] of badFailsafe) {
+    test(`POST /failsafe ${why} answers ${code}, is logged, and promises nothing`, async (t) => {
+      // Prepare
+      const rec = failsafeRecorder();
+      const api = await startApi(t, primary(), rec);
+
+      // Act
+      const r = await post(api.port, '/failsafe', body, headers);
+
+      // Assess
+      assert.equal(r.status, code, r.body);
+      assert.match((json(r) as { error: string }).error, field);
+      assert.deepEqual(rec.asks, []);
+      assert.equal(rec.refused.length, 1);
+      assert.match(rec.refused[0] ?? '', new RegExp(`^failsafe ${code}: `));
+    });
+  }
+
+  test('POST /failsafe on an agent without restapi.authentication answers 403', async (t) => {
+    const rec = failsafeRecorder();
+    const api = await startApi(t, primary(), { ...rec, auth: null });
+    const r = await post(api.port, '/failsafe', '{"holder":"node1","term":4,"durationMs":10000}');
+    assert.equal(r.status, 403);
+    assert.deepEqual(rec.asks, []);
+  });
+
+  test('GET /failsafe is not allowed: 405', async (t) => {
+    const api = await startApi(t, primary(), failsafeRecorder());
+    const r = await call(api.port, 'GET', '/failsafe');
+    assert.equal(r.status, 405);
+  });
+
   test('POST /switchover without credentials answers 401 with a Basic challenge and calls nothing', async (t) => {
     // Prepare
     const rec = recorder();

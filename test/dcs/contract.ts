@@ -316,6 +316,24 @@ export function storeContract(name: string, make: () => Promise<ContractSubject>
         assert.equal(!notHolder.ok && notHolder.current?.holder, 'a');
       });
 
+      test('a renew with a failsafe set stores it, a renew without one keeps it, and the next grant drops it', async () => {
+        // Prepare
+        const { store } = await subject();
+        const c = newCluster();
+        await store.grantLeader(c, grant('a', null));
+        // Act
+        const withSet = await store.renewLeader(c, { holder: 'a', term: 1, lastLsn: 10, timeline: 1, failsafe: ['b', 'c'] });
+        const without = await store.renewLeader(c, { holder: 'a', term: 1, lastLsn: 20, timeline: 1 });
+        const emptied = await store.renewLeader(c, { holder: 'a', term: 1, lastLsn: 30, timeline: 1, failsafe: [] });
+        const regranted = await store.grantLeader(c, grant('b', { version: 4, term: 1 }));
+        // Assess
+        assert.deepEqual(withSet.ok && withSet.item.failsafe, ['b', 'c']);
+        assert.deepEqual(without.ok && without.item.failsafe, ['b', 'c']);
+        assert.deepEqual(emptied.ok && emptied.item.failsafe, []);
+        assert.equal(regranted.ok && regranted.item.failsafe, undefined);
+        assert.equal((await store.readCluster(c)).leader?.failsafe, undefined);
+      });
+
       test('renew with no leader item returns a lost race with nothing current', async () => {
         // Prepare
         const { store } = await subject();
