@@ -4,6 +4,7 @@
 //
 // Invariant: every process it starts is stopped by stop(), and a later
 // start() on the same base directory first kills what a crashed run left.
+import { randomBytes } from 'node:crypto';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -30,7 +31,7 @@ export interface LocalClusterOptions {
   /** A per-node store endpoint (a proxy in front of DynamoDB Local), for tests that cut one node off. */
   readonly dynamoEndpointFor?: (name: string) => string;
   readonly table: string;
-  readonly bootstrap: Partial<Pick<ClusterConfig, 'ttl' | 'loopWait' | 'retryTimeout' | 'synchronousMode' | 'maximumLagOnFailover'>> & {
+  readonly bootstrap: Partial<Pick<ClusterConfig, 'ttl' | 'loopWait' | 'retryTimeout' | 'synchronousMode' | 'maximumLagOnFailover' | 'failsafeMode'>> & {
     readonly proxyPort: number;
   };
   /** PostgreSQL settings for every node (tests turn fsync off). */
@@ -46,6 +47,8 @@ export async function planLocalNodes(o: LocalClusterOptions): Promise<LocalNodeS
   mkdirSync(o.baseDir, { recursive: true });
   chmodSync(o.baseDir, 0o755);
   const specs: LocalNodeSpec[] = [];
+  // One credential for the cluster's agent APIs: failsafe calls and switchovers between members use it.
+  const apiAuth = { username: 'pgfloat', password: randomBytes(12).toString('hex') };
   for (let i = 1; i <= o.nodes; i++) {
     const name = `node${i}`;
     const earlier = o.reuse?.find((r) => r.name === name);
@@ -67,7 +70,7 @@ export async function planLocalNodes(o: LocalClusterOptions): Promise<LocalNodeS
       namespace: o.cluster.namespace,
       name,
       dcs: { table: o.table, endpoint: o.dynamoEndpointFor?.(name) ?? o.dynamoEndpoint },
-      restapi: { listen: `127.0.0.1:${apiPort}`, connect_address: `127.0.0.1:${apiPort}` },
+      restapi: { listen: `127.0.0.1:${apiPort}`, connect_address: `127.0.0.1:${apiPort}`, authentication: apiAuth },
       postgresql: {
         data_dir: spec.dataDir,
         listen: `127.0.0.1:${pgPort}`,
@@ -83,6 +86,7 @@ export async function planLocalNodes(o: LocalClusterOptions): Promise<LocalNodeS
           retry_timeout: b.retryTimeout,
           synchronous_mode: b.synchronousMode,
           maximum_lag_on_failover: b.maximumLagOnFailover,
+          failsafe_mode: b.failsafeMode,
           endpoint: { kind: 'local-proxy', host: '127.0.0.1', port: b.proxyPort },
         },
       },

@@ -28,6 +28,7 @@ export interface TestClusterOptions {
   readonly cuttableStore?: boolean;
   /** Route every agent's and the arbiter's store traffic through one proxy, so a test can stall the whole store. */
   readonly stallableStore?: boolean;
+  readonly failsafeMode?: boolean;
 }
 
 export class TestCluster {
@@ -80,7 +81,7 @@ export class TestCluster {
       dynamoEndpoint: table.endpoint,
       dynamoEndpointFor: dynamoFor,
       table: table.tableName,
-      bootstrap: { ttl, loopWait: o.loopWait ?? 0.5, retryTimeout: o.retryTimeout ?? 1, synchronousMode: o.synchronousMode ?? false, proxyPort },
+      bootstrap: { ttl, loopWait: o.loopWait ?? 0.5, retryTimeout: o.retryTimeout ?? 1, synchronousMode: o.synchronousMode ?? false, failsafeMode: o.failsafeMode ?? false, proxyPort },
       parameters: { fsync: 'off', wal_keep_size: '64MB' },
     });
     const c = new TestCluster(table, store, cluster, specs, baseDir, proxyPort);
