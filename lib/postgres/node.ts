@@ -24,6 +24,7 @@ import {
   writeStandbySignal,
 } from './data-dir.js';
 import {
+  CommandFailedError,
   DataDirNotEmptyError,
   NotInRecoveryError,
   NotRunningError,
@@ -34,6 +35,7 @@ import {
   SystemIdMismatchError,
 } from './errors.js';
 import { runCommand, type RunResult } from './exec.js';
+import { targetEndsAtFork } from './rewind-output.js';
 import { ensureDir, ensureOwnedDir, ensureOwnedFile, runAsFor, writeOwnedFile, type OsUser } from './os-user.js';
 import { buildConninfo, quoteIdent, quoteLiteral } from './quote.js';
 import { assertSlotName, createPhysicalSlot, dropSlot, listSlots, type SlotInfo } from './slots.js';
@@ -306,12 +308,19 @@ export class PostgresNode {
     });
     const args = ['-D', config.dataDir, `--source-server=${sourceServer}`];
     if (options.noSync) args.push('--no-sync');
-    const result = await this.run('pg_rewind', args, config.timeouts.rewindMs, this.passwordEnv(config.auth.superuserPassword));
+    let output: string;
+    try {
+      const result = await this.run('pg_rewind', args, config.timeouts.rewindMs, this.passwordEnv(config.auth.superuserPassword));
+      output = `${result.stdout}\n${result.stderr}`;
+    } catch (err) {
+      if (!(err instanceof CommandFailedError && targetEndsAtFork(`${err.stdout}\n${err.stderr}`))) throw err;
+      output = 'no rewind required: the target WAL ends at the fork point';
+    }
     const owner = await this.runAs();
     await writeNodeFiles(config, owner);
     await dropCopiedAutoConf(config, owner);
     await this.writeFollowFiles(this.primaryConninfo(source), slot);
-    const rewound = !/no rewind required/.test(`${result.stdout}\n${result.stderr}`);
+    const rewound = !/no rewind required/.test(output);
     return { rewound, durationMs: performance.now() - started };
   }
 
