@@ -1,6 +1,7 @@
 // Retries a store call on throttling and network errors with exponential
 // backoff and full jitter, never past the caller's deadline (retry_timeout
-// for the agent).
+// for the agent). Every attempt is bounded by its abort signal alone: the
+// HTTP client sets no request timeout of its own (lib/dcs/client.ts).
 import { StoreUnavailableError } from './errors.js';
 
 const RETRYABLE_NAMES = new Set([
@@ -32,18 +33,28 @@ export function isRetryable(err: unknown): boolean {
 }
 
 export interface RetryPolicy {
+  /** The caller's deadline for the whole call (retry_timeout for the agent). */
   readonly timeoutMs: number;
   /**
    * Upper bound of the first attempt, so a hung connection cannot eat the
    * whole deadline; each retry gets twice the one before (within the
-   * deadline), so a store that is slow but answering is still heard.
+   * deadline). Unset, it is FIRST_ATTEMPT_SHARE of the deadline: a store that
+   * answers in half of retry_timeout is heard on the first attempt, with time
+   * left for one retry on a fresh connection.
    */
-  readonly attemptTimeoutMs: number;
+  readonly attemptTimeoutMs?: number;
   readonly baseDelayMs: number;
   readonly maxDelayMs: number;
 }
 
-export const DEFAULT_RETRY: RetryPolicy = { timeoutMs: 4000, attemptTimeoutMs: 1500, baseDelayMs: 20, maxDelayMs: 400 };
+export const FIRST_ATTEMPT_SHARE = 0.75;
+
+export const DEFAULT_RETRY: RetryPolicy = { timeoutMs: 4000, baseDelayMs: 20, maxDelayMs: 400 };
+
+/** The first attempt's bound under `policy`. */
+export function firstAttemptMs(policy: RetryPolicy): number {
+  return policy.attemptTimeoutMs ?? Math.max(1, Math.round(policy.timeoutMs * FIRST_ATTEMPT_SHARE));
+}
 
 export async function withRetry<T>(
   operation: string,
@@ -53,9 +64,10 @@ export async function withRetry<T>(
 ): Promise<T> {
   const started = Date.now();
   const deadline = started + policy.timeoutMs;
+  const first = firstAttemptMs(policy);
   for (let n = 1; ; n++) {
     const remaining = deadline - Date.now();
-    const signal = AbortSignal.timeout(Math.max(1, Math.min(remaining, policy.attemptTimeoutMs * 2 ** (n - 1))));
+    const signal = AbortSignal.timeout(Math.max(1, Math.min(remaining, first * 2 ** (n - 1))));
     try {
       return await attempt(signal);
     } catch (err) {

@@ -39,3 +39,18 @@ test('with every answer 2 s late, a read and a conditional write within a 4 s de
   assert.equal(again.ok, true);
   assert.equal(again.ok && again.item.version, 2);
 });
+
+test('with every answer 2 s late, a call within a 4 s deadline is heard on its first attempt, on the connection it had', async () => {
+  // Prepare: one connection open and idle, then a slow store
+  const c = newCluster();
+  await store.heartbeat(c, member('b'), null);
+  proxy.setDelay(2000);
+  const connections = proxy.accepted;
+  // Act: three calls in a row
+  await store.readCluster(c, { timeoutMs: 4000 });
+  await store.heartbeat(c, member('b', { lsn: 3000 }), 1, { timeoutMs: 4000 });
+  await store.readCluster(c, { timeoutMs: 4000 });
+  // Assess: an attempt cut short would have dropped its connection and opened another
+  proxy.setDelay(0);
+  assert.equal(proxy.accepted, connections, 'no attempt was abandoned');
+});
