@@ -72,6 +72,8 @@ export class Agent {
   private malformedSeen = new Set<string>();
   private malformed: readonly MalformedEntry[] = [];
   private storeErrors = 0;
+  /** The detached heartbeat in flight, if any. */
+  private beating: Promise<void> | undefined;
 
   constructor(
     readonly settings: AgentConfig,
@@ -174,6 +176,9 @@ export class Agent {
   /** One loop: the delay before the next, or null when the agent should exit. */
   private async iteration(): Promise<number | null> {
     const { store, pg, log } = this.deps;
+    // A shutdown's last heartbeat goes by the version the one in flight writes.
+    if (this.shuttingDown) await this.beating;
+    const startedAt = this.mono();
     let snapshot = null;
     try {
       snapshot = await store.readCluster(this.cluster, { timeoutMs: this.state.config.retryTimeout * 1000 });
@@ -182,7 +187,7 @@ export class Agent {
     }
     this.reportMalformed(snapshot?.malformed ?? []);
     const reading = await readLocal(pg, snapshot?.members ?? []);
-    let effects = this.step({ type: 'tick', now: this.mono(), snapshot, local: reading.state, status: toReading(reading.status), shuttingDown: this.shuttingDown });
+    let effects = this.step({ type: 'tick', now: this.mono(), startedAt, snapshot, local: reading.state, status: toReading(reading.status), shuttingDown: this.shuttingDown });
     for (;;) {
       let call: CallEffect | null = null;
       for (const e of effects) {
@@ -225,6 +230,9 @@ export class Agent {
       case 'fenceTimer':
         this.setFenceTimer(e.at);
         return;
+      case 'heartbeat':
+        this.beat(e);
+        return;
       case 'pg':
         // Detached: the fence timer's stop runs beside whatever the loop is doing.
         void execute(this.effects, { ...e, detached: false }).then((o) => {
@@ -234,6 +242,15 @@ export class Agent {
       default:
         return;
     }
+  }
+
+  /** Runs a detached heartbeat beside the loop; one asked for while another is in flight is dropped. */
+  private beat(e: Extract<Effect, { type: 'heartbeat' }>): void {
+    if (this.beating !== undefined) return;
+    this.beating = execute(this.effects, { ...e, detached: false }).then((outcome) => {
+      this.beating = undefined;
+      for (const x of this.step({ type: 'heartbeatDone', now: this.mono(), outcome })) this.instant(x);
+    });
   }
 
   private setFenceTimer(at: number | null): void {

@@ -3,8 +3,8 @@
 // Protocol: each step returns effects to run in order. All but the last are
 // instant (a log line, the in-process fence timer); the last is either a
 // call, whose outcome is the next `result` event, or the end of the loop
-// (`sleep`, `exit`). A `detached` effect is run beside the loop and reports
-// nothing back.
+// (`sleep`, `exit`). A `detached` effect is run beside the loop; only a
+// detached heartbeat reports back, by its own event.
 import type { ClusterConfig, MemberStatus, SyncState } from '../dcs/items.js';
 import type { ClusterSnapshot, Grant, HolderWrite } from '../dcs/store.js';
 import type { LocalState, Reason } from './agent.js';
@@ -28,6 +28,8 @@ export type AgentEvent =
   | {
       readonly type: 'tick';
       readonly now: number;
+      /** When this loop's store read was sent (monotonic ms); `now` when absent. The next loop starts loop_wait after it. */
+      readonly startedAt?: number;
       readonly snapshot: ClusterSnapshot | null;
       readonly local: LocalState;
       readonly status: PgReading | null;
@@ -43,7 +45,9 @@ export type AgentEvent =
    * for `durationMs`. Answered at once by a `failsafeAnswer` effect; it may
    * arrive between any two steps of a loop.
    */
-  | { readonly type: 'failsafeAsk'; readonly now: number; readonly holder: string; readonly term: number; readonly durationMs: number };
+  | { readonly type: 'failsafeAsk'; readonly now: number; readonly holder: string; readonly term: number; readonly durationMs: number }
+  /** The outcome of a detached heartbeat; it may arrive between any two steps of a loop. */
+  | { readonly type: 'heartbeatDone'; readonly now: number; readonly outcome: Outcome };
 
 export type Outcome =
   | { readonly kind: 'ok' }
@@ -114,7 +118,12 @@ export type Effect =
   | { readonly type: 'fenceTimer'; readonly at: number | null }
   | { readonly type: 'readStatus' }
   | { readonly type: 'store'; readonly op: StoreOp }
-  | { readonly type: 'heartbeat'; readonly fields: HeartbeatFields; readonly expectedVersion: number | null }
+  /**
+   * Writes this member's item. Detached, it runs beside the sleep and the next
+   * loop's read (at most one in flight: the shell drops one asked for while
+   * another runs) and its outcome comes back as a `heartbeatDone` event.
+   */
+  | { readonly type: 'heartbeat'; readonly fields: HeartbeatFields; readonly expectedVersion: number | null; readonly detached?: boolean }
   | { readonly type: 'pg'; readonly op: PgOp; readonly detached?: boolean }
   /** Arm: past `deadline` (monotonic ms) the keeper stops a writable PostgreSQL. */
   | { readonly type: 'keeper'; readonly op: 'arm'; readonly deadline: number }
@@ -131,5 +140,5 @@ export type CallEffect = Extract<Effect, { type: 'readStatus' | 'store' | 'heart
 
 export function isCall(e: Effect): e is CallEffect {
   const call = e.type === 'readStatus' || e.type === 'store' || e.type === 'heartbeat' || e.type === 'pg' || e.type === 'keeper' || e.type === 'failsafe';
-  return call && !(e.type === 'pg' && e.detached === true);
+  return call && !((e.type === 'pg' || e.type === 'heartbeat') && e.detached === true);
 }

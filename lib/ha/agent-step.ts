@@ -107,11 +107,15 @@ export interface AgentState {
   /** Synchronous standbys not settled yet: poll fast. */
   readonly syncPending: boolean;
   readonly shuttingDown: boolean;
+  /** The version this member's item has as its last heartbeat wrote it: a read may be older. */
+  readonly ownVersion: number | null;
   /** The loop in progress; null between loops. */
   readonly run: Run | null;
 }
 
 export interface Run {
+  /** When the loop's store read was sent, monotonic ms. */
+  readonly startedAt: number;
   readonly situation: string;
   readonly actions: readonly AgentAction[];
   readonly index: number;
@@ -166,6 +170,7 @@ export function initialAgentState(config: ClusterConfig): AgentState {
     leaderSeen: null,
     syncPending: false,
     shuttingDown: false,
+    ownVersion: null,
     run: null,
   };
 }
@@ -206,6 +211,9 @@ export function agentStep(state: AgentState, event: AgentEvent, p: AgentParams):
     case 'failsafeAsk':
       onFailsafeAsk(d, p, event, out);
       break;
+    case 'heartbeatDone':
+      onHeartbeatDone(d, p, event.outcome, out);
+      break;
   }
   return { state: d, effects: out };
 }
@@ -244,7 +252,7 @@ function onTick(d: Draft, p: AgentParams, e: Extract<AgentEvent, { type: 'tick' 
     safetyMarginMs: p.safetyMarginMs,
     failsafeReady: failsafeReady(d),
   });
-  d.run = { situation: decision.situation, actions: decision.actions, index: 0, step: 'begin', data: {}, awaiting: null };
+  d.run = { startedAt: Math.min(e.startedAt ?? e.now, e.now), situation: decision.situation, actions: decision.actions, index: 0, step: 'begin', data: {}, awaiting: null };
   drive(d, p, e.now, out, null);
 }
 
@@ -874,14 +882,14 @@ function tail(c: Ctx, name: string, o: Outcome | null): Next {
       return { goto: 'tail:heartbeat' };
     case 'tail:heartbeat':
       if (!d.shuttingDown && (d.snapshot === null || d.run?.storeFailed === true)) return { goto: 'tail:sleep' };
-      return { call: heartbeat(d, p.name), step: 'tail:beat' };
-    case 'tail:beat':
-      if (d.shuttingDown) return { exit: null };
-      if (o?.kind === 'error') c.out.push(log('warn', 'heartbeat_failed', `heartbeat failed: ${o.message}`));
-      if (o?.kind === 'lost' && o.current !== null && o.current.connUrl !== p.connUrl) {
-        c.out.push(log('warn', 'heartbeat_conflict', `another member with this name heartbeats from ${String(o.current.connUrl)}`));
-      }
+      // The last heartbeat of a shutdown is waited for; any other runs beside the sleep and the next read,
+      // so a slow store costs the loop one read and its writes, not a heartbeat more.
+      if (d.shuttingDown) return { call: heartbeat(d, p.name), step: 'tail:beat' };
+      c.out.push({ ...heartbeat(d, p.name), detached: true });
       return { goto: 'tail:sleep' };
+    case 'tail:beat':
+      onHeartbeatDone(d, p, o, c.out);
+      return { exit: null };
     default:
       c.out.push({ type: 'sleep', ms: nextDelayMs(d, p, c.now) });
       return 'end';
@@ -972,7 +980,7 @@ function memberState(phase: LocalPhase): MemberStatus['state'] {
   return phase === 'uninitialized' ? 'stopped' : phase;
 }
 
-function heartbeat(d: Draft, name: string): CallEffect {
+function heartbeat(d: Draft, name: string): Extract<CallEffect, { type: 'heartbeat' }> {
   const s = d.status;
   const fields: HeartbeatFields = {
     role: d.local.empty ? 'uninitialized' : d.local.running && d.local.inRecovery === false ? 'primary' : 'replica',
@@ -986,17 +994,38 @@ function heartbeat(d: Draft, name: string): CallEffect {
   // Its own item malformed: this member rewrites it, by the version it was stored with.
   const mine = d.snapshot?.members.find((m) => m.name === name)?.version;
   const own = d.snapshot?.malformed.find((m) => m.kind === 'member' && m.key === `member#${name}`)?.version;
-  return { type: 'heartbeat', fields, expectedVersion: mine ?? own ?? null };
+  const read = mine ?? own ?? null;
+  // A detached heartbeat may land after the read it follows: the higher version is the current one.
+  const expected = read !== null && d.ownVersion !== null ? Math.max(read, d.ownVersion) : (read ?? d.ownVersion);
+  return { type: 'heartbeat', fields, expectedVersion: expected };
 }
 
-/** Fast while the cluster is in transition; loop_wait when all is settled. */
+/** A heartbeat's outcome: the version it wrote, or what went wrong. */
+function onHeartbeatDone(d: Draft, p: AgentParams, o: Outcome | null, out: Effect[]): void {
+  if (o?.kind === 'written') d.ownVersion = o.item.version;
+  if (o?.kind === 'error') out.push(log('warn', 'heartbeat_failed', `heartbeat failed: ${o.message}`));
+  if (o?.kind === 'lost') {
+    // Removed, or rewritten by another writer: the next heartbeat goes by what the next read shows.
+    d.ownVersion = null;
+    if (o.current !== null && o.current.connUrl !== p.connUrl) {
+      out.push(log('warn', 'heartbeat_conflict', `another member with this name heartbeats from ${String(o.current.connUrl)}`));
+    }
+  }
+}
+
+/**
+ * Fast while the cluster is in transition; when all is settled, what is left
+ * of loop_wait since the loop's read was sent (Patroni's nap time), so a slow
+ * store stretches a loop without adding its own duration to the next one.
+ */
 export function nextDelayMs(s: AgentState, p: AgentParams, now: number): number {
   const loopWaitMs = s.config.loopWait * 1000;
   const fast = Math.min(p.fastPollMs, loopWaitMs);
   const l = s.snapshot?.leader ?? null;
   if (s.snapshot === null || l === null || l.phase !== 'active' || s.demoting || s.syncPending) return fast;
   if (l.holder !== p.name && s.leaderSeen !== null && now - s.leaderSeen.at > loopWaitMs * 1.5) return fast;
-  return loopWaitMs;
+  const began = s.run?.startedAt ?? now;
+  return Math.max(0, loopWaitMs - (now - began));
 }
 
 function log(level: 'info' | 'warn' | 'error', code: ReasonCode, text: string, situation?: string): Effect {

@@ -88,6 +88,8 @@ interface Node {
   readonly drift: number;
   readonly base: number;
   agent: Proc;
+  /** The agent process whose detached heartbeat is in flight. */
+  beating: Proc | null;
   state: AgentState;
   keeper: { deadline: number | null; gen: number };
   fenceToken: number;
@@ -182,6 +184,7 @@ class World {
       state: initialAgentState(this.config),
       keeper: { deadline: null, gen: 0 },
       fenceToken: 0,
+      beating: null,
       writableSince: null,
       ackedInPeriod: false,
       reportedLsn: 0,
@@ -375,6 +378,7 @@ class World {
       return r.effects;
     };
     for (;;) {
+      const startedAt = this.mono(n);
       let snapshot = null;
       try {
         snapshot = await store.readCluster(CLUSTER, { timeoutMs: 4000 });
@@ -382,13 +386,14 @@ class World {
         snapshot = null;
       }
       await this.sched.sleep(proc, 1);
-      let effects = step({ type: 'tick', now: this.mono(n), snapshot, local: this.localOf(n), status: this.statusOf(n), shuttingDown: false });
+      let effects = step({ type: 'tick', now: this.mono(n), startedAt, snapshot, local: this.localOf(n), status: this.statusOf(n), shuttingDown: false });
       let delay: number | null = null;
       while (delay === null) {
         let call: CallEffect | null = null;
         for (const e of effects) {
           if (e.type === 'sleep') delay = e.ms;
           else if (e.type === 'exit') return;
+          else if (e.type === 'heartbeat' && e.detached === true) this.beat(n, proc, e, step);
           else if (isCall(e)) call = e;
           else this.instant(n, proc, e, step);
         }
@@ -398,6 +403,24 @@ class World {
       }
       await this.sched.sleep(proc, delay ?? 250);
     }
+  }
+
+  /**
+   * A detached heartbeat, one in flight at a time per agent process: a
+   * process of its own (a request already sent outlives its sender), whose
+   * outcome reaches the agent only if that agent still runs.
+   */
+  private beat(n: Node, proc: Proc, e: Extract<Effect, { type: 'heartbeat' }>, step: (e: Parameters<typeof agentStep>[1]) => readonly Effect[]): void {
+    if (n.beating === proc) return;
+    n.beating = proc;
+    const child = new Proc(`beat-${n.name}`);
+    const gen = proc.gen;
+    this.sched.spawn(child, this.sched.now, async () => {
+      const outcome = await this.execute(n, child, this.storeFor(`agent-${n.name}`, child, n), { ...e, detached: false });
+      if (n.beating === proc) n.beating = null;
+      if (n.agent !== proc || proc.gen !== gen) return;
+      for (const x of step({ type: 'heartbeatDone', now: this.mono(n), outcome })) this.instant(n, proc, x, step);
+    });
   }
 
   private instant(n: Node, proc: Proc, e: Effect, step: (e: Parameters<typeof agentStep>[1]) => readonly Effect[]): void {

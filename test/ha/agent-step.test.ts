@@ -46,13 +46,15 @@ interface Script {
   readonly outcomes: readonly Outcome[];
   /** ms each call takes. */
   readonly callMs?: number;
+  /** ms the loop's store read took before the tick. */
+  readonly readMs?: number;
 }
 
 function run(s: Script): { calls: string[]; effects: Effect[]; state: AgentState; sentAt: number[] } {
   const params = { ...PARAMS, ...s.params };
   let state: AgentState = { ...initialAgentState(config().config), ...s.state };
   let now = T0;
-  let r = agentStep(state, { type: 'tick', now, snapshot: s.snapshot, local: s.local, status: s.status, shuttingDown: false }, params);
+  let r = agentStep(state, { type: 'tick', now, startedAt: now - (s.readMs ?? 0), snapshot: s.snapshot, local: s.local, status: s.status, shuttingDown: false }, params);
   const calls: string[] = [];
   const effects: Effect[] = [];
   const sentAt: number[] = [];
@@ -60,6 +62,8 @@ function run(s: Script): { calls: string[]; effects: Effect[]; state: AgentState
   for (let i = 0; i < 100; i++) {
     state = r.state;
     effects.push(...r.effects);
+    // A detached heartbeat runs beside the sleep: listed where it is asked for.
+    for (const e of r.effects) if (e.type === 'heartbeat' && e.detached === true) calls.push(label(e));
     const call = r.effects.find(isCall);
     const end = r.effects.find((e) => e.type === 'sleep' || e.type === 'exit');
     if (call === undefined) {
@@ -156,6 +160,53 @@ describe('agent step machine', () => {
     const r = run({ params: { keeper: false }, snapshot: holder, local: primaryHere, status: primaryReading, outcomes: [status(primaryReading), written()] });
     assert.deepEqual(r.calls, ['readStatus', 'store:renew', 'heartbeat', 'sleep']);
     assert.ok(r.effects.some((e) => e.type === 'fenceTimer' && e.at !== null));
+  });
+
+  const napCases: [string, number, number][] = [
+    ['a quick loop sleeps the rest of loop_wait', 100, 2000 - 100 - 30],
+    ['a loop slowed by the store sleeps only what is left of loop_wait since its read was sent', 1500, 2000 - 1500 - 30],
+    ['a loop longer than loop_wait starts the next one at once', 2500, 0],
+  ];
+  for (const [name, readMs, sleepMs] of napCases) {
+    test(`settled holder: ${name}`, () => {
+      // Prepare: loop_wait 2 s; three calls of 10 ms after the read
+      const script: Script = { snapshot: holder, local: primaryHere, status: primaryReading, outcomes: [status(primaryReading), written()], readMs };
+      // Act
+      const r = run(script);
+      // Assess
+      assert.deepEqual(r.calls, ['readStatus', 'store:renew', 'keeper:arm', 'heartbeat', 'sleep']);
+      const sleep = r.effects.find((e) => e.type === 'sleep');
+      assert.equal(sleep?.type === 'sleep' ? sleep.ms : null, sleepMs);
+    });
+  }
+
+  test('a detached heartbeat that landed after the read goes by the version it wrote; a lost one by the next read', () => {
+    // Prepare: the read shows this member's item at version 7; the last heartbeat wrote version 8
+    const script: Script = { state: { ownVersion: 8 }, snapshot: holder, local: primaryHere, status: primaryReading, outcomes: [status(primaryReading), written()] };
+    // Act
+    const r = run(script);
+    const beat = r.effects.find((e) => e.type === 'heartbeat');
+    const landed = agentStep(r.state, { type: 'heartbeatDone', now: T0 + 100, outcome: { kind: 'written', item: { version: 9 } } }, PARAMS);
+    const lostOne = agentStep(landed.state, { type: 'heartbeatDone', now: T0 + 200, outcome: { kind: 'lost', current: null } }, PARAMS);
+    const stale = run({ ...script, state: { ownVersion: 3 } }).effects.find((e) => e.type === 'heartbeat');
+    // Assess
+    assert.ok(beat?.type === 'heartbeat' && beat.detached === true);
+    assert.equal(beat.expectedVersion, 8);
+    assert.equal(landed.state.ownVersion, 9);
+    assert.equal(lostOne.state.ownVersion, null);
+    assert.ok(stale?.type === 'heartbeat');
+    assert.equal(stale.expectedVersion, 7, 'a read newer than the last written version wins');
+  });
+
+  test("a shutdown's last heartbeat is waited for before the agent exits", () => {
+    // Prepare: a replica asked to shut down
+    const script: Script = { state: { shuttingDown: true }, snapshot: holder, local: replicaHere, status: standbyReading, outcomes: [] };
+    // Act
+    const r = run({ ...script, params: { name: 'a' } });
+    // Assess
+    assert.equal(r.calls.at(-2), 'heartbeat');
+    assert.equal(r.calls.at(-1), 'exit');
+    assert.ok(!r.effects.some((e) => e.type === 'heartbeat' && e.detached === true));
   });
 
   const fenceCases: [string, number, boolean, boolean][] = [

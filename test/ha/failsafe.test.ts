@@ -65,6 +65,7 @@ function loop(state: AgentState, tick: { now: number; snapshot: ClusterSnapshot 
   const queue = [...outcomes];
   for (let i = 0; i < 50; i++) {
     effects.push(...r.effects);
+    for (const e of r.effects) if (e.type === 'heartbeat' && e.detached === true) calls.push(e);
     const call = r.effects.find(isCall);
     if (call === undefined) break;
     calls.push(call);
