@@ -1,4 +1,4 @@
-// A slow store is not a dead one: with every answer of the store 1 s late
+// A slow store is not a dead one: with every answer of the store 2 s late
 // for three ttl (agents and arbiter alike), the primary keeps renewing its
 // lease in its term, nobody is granted, nothing is fenced, and writes go on.
 import assert from 'node:assert/strict';
@@ -10,11 +10,12 @@ import { leaderActive, sql, streamingStandbys, TestCluster } from '../support/pg
 let c: TestCluster | undefined;
 after(async () => c?.stop());
 
-test('a store answering 1 s late keeps the healthy primary in its term: no fence, no grant, writes go on', { timeout: 600_000 }, async () => {
-  // Prepare: ttl 10, loop_wait 2, retry_timeout 4 (the defaults); agents and arbiter reach the store through one proxy
+test('a store answering 2 s late keeps the healthy primary in its term: no fence, no grant, writes go on', { timeout: 600_000 }, async () => {
+  // Prepare: ttl 10, loop_wait 2, retry_timeout 4 (the defaults); agents and arbiter reach the store through one proxy,
+  // the arbiter with its function's default step timeout (3 s), so that it keeps judging through the slow store
   c = await TestCluster.create({ nodes: 3, ttl: 10, loopWait: 2, retryTimeout: 4, stallableStore: true });
   const cl = c;
-  cl.startArbiter();
+  cl.startArbiter({ stepTimeoutMs: 3000 });
   cl.start('node1');
   const primary = await cl.waitFor('node1 leads', leaderActive, 120_000);
   cl.start('node2');
@@ -26,8 +27,8 @@ test('a store answering 1 s late keeps the healthy primary in its term: no fence
   const proxy = cl.storeProxy;
   assert.ok(proxy !== null);
 
-  // Act: every answer 1 s late, for three ttl
-  proxy.setDelay(1000);
+  // Act: every answer 2 s late, for three ttl
+  proxy.setDelay(2000);
   const slowFrom = performance.now();
   await new Promise((r) => setTimeout(r, 30_000));
   const slowUntil = performance.now();

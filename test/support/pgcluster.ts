@@ -111,8 +111,8 @@ export class TestCluster {
     if (a !== undefined) killNode(a);
   }
 
-  /** The arbiter loop, in this process, ticking every 100 ms. */
-  startArbiter(): void {
+  /** The arbiter loop, in this process, ticking every 100 ms; `stepTimeoutMs` bounds each of its store calls (1.5 s unless given). */
+  startArbiter(o: { readonly stepTimeoutMs?: number } = {}): void {
     const file = join(this.baseDir, 'arbiter.log');
     const write = (level: string) => (m: string) => appendFileSync(file, `${new Date().toISOString()} ${level} ${m}\n`);
     const silent = { debug: write('DEBUG'), info: write('INFO'), warn: write('WARN'), error: write('ERROR') };
@@ -127,7 +127,7 @@ export class TestCluster {
         invocationId: `test-${process.pid}`,
         leaseMs: 5000,
         loopLeaseMs: 5000,
-        stepTimeoutMs: 1500,
+        stepTimeoutMs: o.stepTimeoutMs ?? 1500,
       },
       { runUntil: Date.now() + 30 * 60_000, tickMs: 100, clusters: [this.cluster], waitForLease: false, signal: this.arbiterStop.signal },
     );
