@@ -25,6 +25,7 @@ import type { Fence } from './fence-keeper.js';
 import { callFailsafe } from './failsafe-client.js';
 import type { MutationResult } from './api.js';
 import type { FailsafeBody } from './api-body.js';
+import type { ArbiterWaker } from './arbiter-waker.js';
 
 export { slotName };
 
@@ -48,6 +49,8 @@ export interface AgentDeps {
   readonly noSync?: boolean;
   /** Holds the lease deadline outside this process; without it only the in-process fence timer does. */
   readonly fence?: Fence;
+  /** Wakes the arbiter out of schedule; without it the agent only waits for the schedule. */
+  readonly waker?: ArbiterWaker;
 }
 
 export class AgentRefusedError extends Error {
@@ -91,6 +94,7 @@ export class Agent {
       fastPollMs: deps.fastPollMs ?? 50,
       keeper: deps.fence !== undefined,
       connUrl: this.connUrl,
+      wakesArbiter: deps.waker !== undefined,
     };
     this.effects = {
       store: deps.store,
@@ -232,6 +236,9 @@ export class Agent {
         return;
       case 'heartbeat':
         this.beat(e);
+        return;
+      case 'wakeArbiter':
+        void this.deps.waker?.wake({ cluster: this.cluster, member: this.name, reason: e.reason.code }).catch((err: Error) => this.deps.log.warn(err.message));
         return;
       case 'pg':
         // Detached: the fence timer's stop runs beside whatever the loop is doing.

@@ -60,6 +60,21 @@ export const agentConfigSchema = z.object({
       private_ip: z.string().optional(),
     })
     .default({}),
+  /** The arbiter function, woken out of schedule when the leader item stands still past ttl + loop_wait. */
+  arbiter: z
+    .object({
+      function: z
+        .string()
+        .regex(
+          /^(arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:function:)?[A-Za-z0-9_-]{1,64}(:[A-Za-z0-9$_-]{1,128})?$/,
+          'arbiter.function: the arbiter Lambda function name or ARN, e.g. pgfloat-prod-arbiter',
+        )
+        .optional(),
+      region: z.string().optional(),
+      /** A Lambda-compatible endpoint (the local run's); unset on AWS. */
+      endpoint: z.url().optional(),
+    })
+    .default({}),
   /** Linux's watchdog device as a second fence (Patroni's key): off, automatic (use it when it can protect the lease), required (no lease without it). */
   watchdog: z
     .object({

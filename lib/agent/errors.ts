@@ -66,3 +66,6 @@ export class HealthApiListenError extends AgentError {
 
 /** The fence keeper cannot be started or does not acknowledge a deadline: no promotion may rely on it. */
 export class FenceKeeperError extends AgentError {}
+
+/** The arbiter function could not be invoked out of schedule; the schedule still runs it. */
+export class ArbiterWakeError extends AgentError {}

@@ -9,6 +9,7 @@ import { DynamoDbStore } from '../dcs/dynamodb-store.js';
 import { PostgresNode } from '../postgres/node.js';
 import { ensureDir, runAsFor } from '../postgres/os-user.js';
 import { FenceKeeper } from './fence-keeper.js';
+import { lambdaWaker } from './arbiter-waker.js';
 import { WatchdogFence } from './watchdog.js';
 import { Agent, AgentRefusedError, type AgentLog } from './agent.js';
 import { createHealthApi, listenHealthApi } from './api.js';
@@ -80,7 +81,18 @@ export async function main(argv: string[]): Promise<number> {
   const keeper = new FenceKeeper({ dataDir: pg.config.dataDir, socketPath: join(pg.config.socketDir, '.pgfloat-fence'), log: (l) => log.info(l) });
   const fence = cfg.watchdog.mode === 'off' ? keeper : new WatchdogFence(keeper, { mode: cfg.watchdog.mode, device: cfg.watchdog.device, log: (l) => log.warn(l) });
   await fence.attach().catch((err: Error) => log.error(`${err.message}: will try again at the first lease`));
-  const agent = new Agent(cfg, { store, pg, log, fence, noSync: process.env.PGFLOAT_UNSAFE_NOSYNC === '1' });
+  // The local run names its Lambda-compatible endpoint and function in the environment.
+  const fn = cfg.arbiter.function ?? process.env.PGFLOAT_ARBITER_FUNCTION;
+  const fnEndpoint = cfg.arbiter.endpoint ?? process.env.PGFLOAT_ARBITER_ENDPOINT;
+  const wake =
+    fn === undefined || fn === ''
+      ? null
+      : lambdaWaker({
+          functionName: fn,
+          ...(fnEndpoint !== undefined && fnEndpoint !== '' ? { endpoint: fnEndpoint } : {}),
+          ...((cfg.arbiter.region ?? cfg.dcs.region) !== undefined ? { region: (cfg.arbiter.region ?? cfg.dcs.region) as string } : {}),
+        });
+  const agent = new Agent(cfg, { store, pg, log, fence, noSync: process.env.PGFLOAT_UNSAFE_NOSYNC === '1', ...(wake !== null ? { waker: wake.waker } : {}) });
   const api = createHealthApi({
     status: () => agent.status(),
     cluster: () => agent.clusterView(),
@@ -93,6 +105,7 @@ export async function main(argv: string[]): Promise<number> {
   const listen = splitHostPort(cfg.restapi.listen);
   const port = await listenHealthApi(api, listen.host, listen.port);
   log.info(`health API on ${listen.host}:${port}; cluster ${agent.label}`);
+  log.info(fn === undefined || fn === '' ? 'arbiter.function unset: a stale leader waits for the arbiter schedule' : `wakes the arbiter function ${fn} when the leader item stands still past ttl + loop_wait`);
   const stop = (): void => {
     log.info('shutting down');
     void agent.shutdown();
@@ -122,6 +135,7 @@ export async function main(argv: string[]): Promise<number> {
     api.close();
     api.closeAllConnections?.();
     fence.close();
+    wake?.close();
     client.destroy();
   }
 }

@@ -132,6 +132,12 @@ export type Effect =
   | { readonly type: 'failsafe'; readonly holder: string; readonly term: number; readonly durationMs: number; readonly targets: readonly FailsafeTarget[] }
   /** The answer to a `failsafeAsk` event. */
   | { readonly type: 'failsafeAnswer'; readonly ok: boolean; readonly reason: Reason }
+  /**
+   * Asks the arbiter for ticks out of schedule (detached, answer not awaited):
+   * the leader item has stood still past ttl + loop_wait, so either its holder
+   * is gone and nobody has judged it yet, or no arbiter invocation is running.
+   */
+  | { readonly type: 'wakeArbiter'; readonly reason: Reason }
   | { readonly type: 'sleep'; readonly ms: number }
   /** The agent ends: a refusal (it must not run here) or the end of a clean shutdown. */
   | { readonly type: 'exit'; readonly refused: Reason | null };

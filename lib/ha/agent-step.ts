@@ -50,6 +50,8 @@ export interface AgentParams {
   readonly keeper: boolean;
   /** This member's conn URL: another member heartbeating under this name is reported. */
   readonly connUrl: string;
+  /** The agent can wake the arbiter out of schedule (a function to invoke is configured). */
+  readonly wakesArbiter?: boolean;
 }
 
 export interface LeaseHeld {
@@ -107,6 +109,8 @@ export interface AgentState {
   /** Synchronous standbys not settled yet: poll fast. */
   readonly syncPending: boolean;
   readonly shuttingDown: boolean;
+  /** When this agent last woke the arbiter, monotonic ms: at most once a ttl. */
+  readonly wokeArbiterAt: number | null;
   /** The version this member's item has as its last heartbeat wrote it: a read may be older. */
   readonly ownVersion: number | null;
   /** The loop in progress; null between loops. */
@@ -170,6 +174,7 @@ export function initialAgentState(config: ClusterConfig): AgentState {
     leaderSeen: null,
     syncPending: false,
     shuttingDown: false,
+    wokeArbiterAt: null,
     ownVersion: null,
     run: null,
   };
@@ -231,6 +236,7 @@ function onTick(d: Draft, p: AgentParams, e: Extract<AgentEvent, { type: 'tick' 
   if (e.snapshot?.config) d.config = e.snapshot.config.config;
   const l = e.snapshot?.leader ?? null;
   if (l !== null && (d.leaderSeen === null || d.leaderSeen.version !== l.version)) d.leaderSeen = { version: l.version, at: e.now };
+  wakeArbiter(d, p, e.now, out);
   const status = sticky(d, e.status);
   d.status = status;
   d.local = { ...e.local, receiverStuckMs: receiverStuck(d, status, e.now) };
@@ -254,6 +260,25 @@ function onTick(d: Draft, p: AgentParams, e: Extract<AgentEvent, { type: 'tick' 
   });
   d.run = { startedAt: Math.min(e.startedAt ?? e.now, e.now), situation: decision.situation, actions: decision.actions, index: 0, step: 'begin', data: {}, awaiting: null };
   drive(d, p, e.now, out, null);
+}
+
+/**
+ * A leader item that has not changed for ttl + loop_wait is one the arbiter
+ * should have judged by now (a healthy holder renews every loop_wait): ask it
+ * for ticks out of schedule, at most once a ttl. Never while paused (nothing
+ * to judge) nor by the holder of a lease it keeps.
+ */
+function wakeArbiter(d: Draft, p: AgentParams, now: number, out: Effect[]): void {
+  const l = d.snapshot?.leader ?? null;
+  if (p.wakesArbiter !== true || l === null || d.config.paused || d.leaderSeen === null || d.leaderSeen.version !== l.version) return;
+  if (l.holder === p.name && l.phase !== 'released') return;
+  const still = now - d.leaderSeen.at;
+  const ttlMs = d.config.ttl * 1000;
+  if (still <= ttlMs + d.config.loopWait * 1000) return;
+  if (d.wokeArbiterAt !== null && now - d.wokeArbiterAt < ttlMs) return;
+  d.wokeArbiterAt = now;
+  const reason = r('arbiter_wake', `the leader item (${l.holder}, term ${l.term}, ${l.phase}) has not changed for ${seconds(still)}: waking the arbiter`);
+  out.push(log('warn', 'arbiter_wake', reason.text), { type: 'wakeArbiter', reason });
 }
 
 function onFenceDue(d: Draft, now: number, standbySignal: boolean, out: Effect[]): void {

@@ -35,6 +35,7 @@ export const STEP_REASON_CODES = [
   'initialize_lost', 'bootstrap_foreign_files', 'bootstrap_postmaster_running', 'fence_deadline', 'heartbeat_failed',
   'heartbeat_conflict', 'member_gone', 'promoted', 'rewound', 'initdb', 'keeper_disarm_failed', 'checkpoint_failed', 'action',
   'failsafe_active', 'failsafe_incomplete', 'failsafe_ended', 'failsafe_promised', 'failsafe_promise', 'failsafe_refused',
+  'arbiter_wake',
 ] as const;
 
 export type ReasonCode = (typeof RULE_REASON_CODES)[number] | (typeof STEP_REASON_CODES)[number];

@@ -209,6 +209,35 @@ describe('agent step machine', () => {
     assert.ok(!r.effects.some((e) => e.type === 'heartbeat' && e.detached === true));
   });
 
+  // The leader item was first seen at T0 - stillMs; ttl 10 s, loop_wait 2 s.
+  const wakeCases: [string, { stillMs: number; wakes?: boolean; name?: string; leaderOf?: ClusterSnapshot; paused?: boolean; wokeAgoMs?: number }, boolean][] = [
+    ['a leader item still past ttl + loop_wait wakes the arbiter', { stillMs: 12_500 }, true],
+    ['a leader item renewed within ttl + loop_wait does not', { stillMs: 11_500 }, false],
+    ['an agent with no function to invoke does not', { stillMs: 30_000, wakes: false }, false],
+    ['a paused cluster does not', { stillMs: 30_000, paused: true }, false],
+    ['the holder of the lease does not', { stillMs: 30_000, name: 'b' }, false],
+    ['a woken arbiter is not woken again within a ttl', { stillMs: 30_000, wokeAgoMs: 9_000 }, false],
+    ['nor after a ttl if the item still stands still', { stillMs: 30_000, wokeAgoMs: 10_000 }, true],
+  ];
+  for (const [name, o, wakes] of wakeCases) {
+    test(`arbiter wake: ${name}`, () => {
+      // Prepare: node a, a replica of b
+      const snap = o.paused === true ? { ...holder, config: config({ paused: true }) } : holder;
+      const state: Partial<AgentState> = {
+        leaderSeen: { version: snap.leader?.version ?? 0, at: T0 - o.stillMs },
+        wokeArbiterAt: o.wokeAgoMs === undefined ? null : T0 - o.wokeAgoMs,
+        ...(o.paused === true ? { config: snap.config?.config } : {}),
+      };
+      // Act
+      const r = run({ state, params: { name: o.name ?? 'a', wakesArbiter: o.wakes ?? true }, snapshot: snap, local: o.name === 'b' ? primaryHere : replicaHere, status: o.name === 'b' ? primaryReading : standbyReading, outcomes: [] });
+      // Assess
+      const woke = r.effects.filter((e) => e.type === 'wakeArbiter');
+      assert.equal(woke.length, wakes ? 1 : 0);
+      if (wakes) assert.equal(r.state.wokeArbiterAt, T0);
+      for (const e of woke) assert.ok(e.type === 'wakeArbiter' && e.reason.code === 'arbiter_wake');
+    });
+  }
+
   const fenceCases: [string, number, boolean, boolean][] = [
     ['past the deadline a writable primary is stopped', T0 + 9_000, false, true],
     ['before the deadline nothing happens', T0 + 8_000, false, false],
