@@ -77,6 +77,35 @@ const ALARMS = [
     missing: 'notBreaching',
     describe: (c) => `The arbiter failed ticks of ${c} (store, malformed item or endpoint call) for 3 minutes running; its logs say why.`,
   },
+  {
+    // The members' own store errors: each agent counts its failed store calls
+    // since it started (lib/ha/metrics.ts sums them), so the alarm watches the
+    // count grow, not its level (an agent restart resets it: a fall is no alarm).
+    id: 'MemberStoreErrors',
+    title: 'member store errors',
+    metric: 'MemberStoreErrors',
+    statistic: 'Maximum',
+    growth: true,
+    comparison: 'GreaterThanThreshold',
+    threshold: () => 0,
+    periods: 3,
+    datapoints: 2,
+    missing: 'notBreaching',
+    describe: (c) =>
+      `Members of ${c} failed store calls in 2 of the last 3 minutes (the count each agent reports grew): an agent losing the store cannot renew or heartbeat; its log and /patroni's store_errors say which.`,
+  },
+  {
+    id: 'Failsafe',
+    title: 'failsafe',
+    metric: 'FailsafePromises',
+    statistic: 'Maximum',
+    comparison: 'GreaterThanOrEqualToThreshold',
+    threshold: () => 1,
+    periods: 1,
+    missing: 'notBreaching',
+    describe: (c) =>
+      `The primary of ${c} is cut off from the store and keeps its role on its members' failsafe promises (failsafe_mode): no failover can happen while they hold; restore its path to DynamoDB.`,
+  },
 ];
 
 /** A CloudFormation logical id for a cluster: its letters and digits, plus a hash that keeps "a/b-c" and "a/bc" apart. */
@@ -108,21 +137,31 @@ function clusterAlarms(clusters, { stage, lagBytes, topic }) {
   const Resources = {};
   for (const cluster of clusters) {
     for (const a of ALARMS) {
+      const metric = {
+        Namespace: NAMESPACE,
+        MetricName: a.metric,
+        Dimensions: [
+          { Name: 'service', Value: SERVICE },
+          { Name: 'Cluster', Value: cluster },
+        ],
+      };
+      // A growth alarm compares each minute's value with the one before (metric math DIFF).
+      const watched = a.growth
+        ? {
+            Metrics: [
+              { Id: 'count', MetricStat: { Metric: metric, Period: 60, Stat: a.statistic }, ReturnData: false },
+              { Id: 'growth', Expression: 'DIFF(count)', Label: `${a.metric} growth per minute`, ReturnData: true },
+            ],
+          }
+        : { ...metric, Statistic: a.statistic, Period: 60 };
       Resources[`${a.id}Alarm${logicalSuffix(cluster)}`] = {
         Type: 'AWS::CloudWatch::Alarm',
         Properties: {
           AlarmName: `pgfloat ${cluster} ${a.title} (${stage})`,
           AlarmDescription: a.describe(cluster, { lagBytes }),
-          Namespace: NAMESPACE,
-          MetricName: a.metric,
-          Dimensions: [
-            { Name: 'service', Value: SERVICE },
-            { Name: 'Cluster', Value: cluster },
-          ],
-          Statistic: a.statistic,
-          Period: 60,
+          ...watched,
           EvaluationPeriods: a.periods,
-          DatapointsToAlarm: a.periods,
+          DatapointsToAlarm: a.datapoints ?? a.periods,
           Threshold: a.threshold({ lagBytes }),
           ComparisonOperator: a.comparison,
           TreatMissingData: a.missing,

@@ -28,7 +28,7 @@ export class ClusterTickError extends ArbiterError {
 export class LoopStepError extends ArbiterError {
   constructor(
     readonly shard: string,
-    readonly step: 'take lease' | 'renew lease' | 'list clusters' | 'hand over lease',
+    readonly step: 'take lease' | 'renew lease' | 'announce successor' | 'list clusters' | 'hand over lease',
     cause: unknown,
   ) {
     const why = cause instanceof Error ? `${cause.name}: ${cause.message}` : String(cause);

@@ -1,8 +1,9 @@
 // The events the arbiter function accepts, and what each asks of it.
 // Anything else is rejected before anything is read or written.
 import { z } from 'zod';
-import { parseClusterPk, type ClusterId } from '../dcs/keys.js';
+import { memberNameSchema, parseClusterPk, type ClusterId } from '../dcs/keys.js';
 import { InvalidArbiterEventError } from './errors.js';
+import type { WhenHeld } from './loop.js';
 
 const clusterRef = z.string().transform((s, ctx) => {
   const c = parseClusterPk(s);
@@ -69,10 +70,25 @@ export const directEventSchema = z.object({
   ticks: z.number().int().min(1).max(60).default(5),
 });
 
+/**
+ * An agent waking the arbiter out of schedule (its leader looks stale, a
+ * grant is pending): `{"action":"wake","cluster":"pgfloat/orders","member":"node2","reason":"leader-stale"}`.
+ * Sent as an asynchronous Lambda invocation (InvocationType Event). It runs a
+ * full loop when the shard's loop is not running, and returns at once when it is.
+ */
+export const wakeEventSchema = z.object({
+  action: z.literal('wake'),
+  cluster: clusterRef,
+  member: memberNameSchema,
+  /** Why the agent woke the arbiter, a short code for the logs, e.g. "leader-stale". */
+  reason: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$/, 'a short code: letters, digits, "_", ".", ":", "-", at most 64'),
+});
+
 export type ArbiterEvent =
   | { readonly kind: 'scheduled'; readonly time: number }
   | { readonly kind: 'alarm'; readonly alarmName: string; readonly clusters: readonly ClusterId[] | 'all' }
-  | { readonly kind: 'direct'; readonly cluster: ClusterId; readonly ticks: number };
+  | { readonly kind: 'direct'; readonly cluster: ClusterId; readonly ticks: number }
+  | { readonly kind: 'wake'; readonly cluster: ClusterId; readonly member: string; readonly reason: string };
 
 function alarmClusters(metrics: z.infer<typeof alarmMetrics> | undefined): readonly ClusterId[] | 'all' {
   const named = (metrics ?? [])
@@ -90,6 +106,7 @@ export function parseArbiterEvent(event: unknown): ArbiterEvent {
     ['alarm', alarmEventSchema],
     ['alarm action', alarmActionEventSchema],
     ['direct', directEventSchema],
+    ['wake', wakeEventSchema],
   ] as const;
   const problems: string[] = [];
   for (const [name, schema] of tries) {
@@ -102,10 +119,11 @@ export function parseArbiterEvent(event: unknown): ArbiterEvent {
     if ('detail-type' in d && d.source === 'aws.events') return { kind: 'scheduled', time: Date.parse(d.time) };
     if ('detail' in d) return { kind: 'alarm', alarmName: d.detail.alarmName, clusters: alarmClusters(d.detail.configuration?.metrics) };
     if ('alarmData' in d) return { kind: 'alarm', alarmName: d.alarmData.alarmName, clusters: alarmClusters(d.alarmData.configuration?.metrics) };
-    if ('action' in d) return { kind: 'direct', cluster: d.cluster, ticks: d.ticks };
+    if ('action' in d && d.action === 'wake') return { kind: 'wake', cluster: d.cluster, member: d.member, reason: d.reason };
+    if ('action' in d && d.action === 'tick') return { kind: 'direct', cluster: d.cluster, ticks: d.ticks };
   }
   throw new InvalidArbiterEventError(
-    `the arbiter accepts an EventBridge scheduled event, a CloudWatch alarm state change, or {"action":"tick","cluster":"<namespace>/<scope>"}; this event is none of them (${problems.join(' | ')})`,
+    `the arbiter accepts an EventBridge scheduled event, a CloudWatch alarm state change, {"action":"tick","cluster":"<namespace>/<scope>"} or {"action":"wake","cluster":"<namespace>/<scope>","member":"<name>","reason":"<code>"}; this event is none of them (${problems.join(' | ')})`,
   );
 }
 
@@ -115,31 +133,35 @@ export const ALARM_TICKS = 5;
 export interface InvocationPlan {
   readonly clusters: readonly ClusterId[] | 'all';
   readonly runUntil: number;
-  readonly waitForLease: boolean;
+  readonly whenHeld: WhenHeld;
+  /** A scheduled invocation's scheduled time: it succeeds invocations of earlier schedules. */
+  readonly schedule?: number;
   readonly maxTicks?: number;
 }
 
 export interface PlanSettings {
   readonly tickMs: number;
-  /** The schedule's period: a scheduled invocation ends before the next one starts. */
-  readonly schedulePeriodMs: number;
-  /** Left at the end of the period for the hand-over. */
+  /** Left at the end of what Lambda grants, for the last tick's writes and the hand-over. */
   readonly handoverMarginMs: number;
 }
 
-/** What an invocation does and until when; `remainingMs` is what Lambda grants it. */
+/**
+ * What an invocation does and until when; `remainingMs` is what Lambda grants it.
+ * A scheduled invocation and a wake run as the shard's loop until a successor
+ * takes over (a scheduled invocation of a later schedule) or their time runs
+ * out: the function's timeout, not the schedule, bounds them, so a late
+ * successor finds the loop still running.
+ */
 export function planInvocation(event: ArbiterEvent, now: number, remainingMs: number, s: PlanSettings): InvocationPlan {
   const hardStop = now + remainingMs - s.handoverMarginMs;
   switch (event.kind) {
     case 'scheduled':
-      return {
-        clusters: 'all',
-        runUntil: Math.min(hardStop, Math.max(event.time, now - s.schedulePeriodMs) + s.schedulePeriodMs - s.handoverMarginMs),
-        waitForLease: true,
-      };
+      return { clusters: 'all', runUntil: hardStop, whenHeld: 'succeed', schedule: event.time };
+    case 'wake':
+      return { clusters: 'all', runUntil: hardStop, whenHeld: 'watch' };
     case 'alarm':
-      return { clusters: event.clusters, runUntil: hardStop, waitForLease: false, maxTicks: ALARM_TICKS };
+      return { clusters: event.clusters, runUntil: hardStop, whenHeld: 'return', maxTicks: ALARM_TICKS };
     case 'direct':
-      return { clusters: [event.cluster], runUntil: hardStop, waitForLease: false, maxTicks: event.ticks };
+      return { clusters: [event.cluster], runUntil: hardStop, whenHeld: 'return', maxTicks: event.ticks };
   }
 }

@@ -1,5 +1,6 @@
 // One arbiter invocation: the event decides which clusters and until when,
 // then the loop runs under the shard's loop lease.
+import { clusterLabel } from '../dcs/keys.js';
 import type { Store } from '../dcs/store.js';
 import { DynamoDbStore } from '../dcs/dynamodb-store.js';
 import { createDynamoDbClient } from '../dcs/client.js';
@@ -63,10 +64,18 @@ export async function runInvocation(rt: ArbiterRuntime, event: ArbiterEvent, rem
   const s = rt.settings;
   const plan = planInvocation(event, rt.clock.now(), remainingMs, {
     tickMs: s.PGFLOAT_TICK_MS,
-    schedulePeriodMs: s.PGFLOAT_SCHEDULE_PERIOD_MS,
     handoverMarginMs: s.PGFLOAT_HANDOVER_MARGIN_MS,
   });
-  rt.log.info(`arbiter ${event.kind} invocation: ${plan.clusters === 'all' ? 'all clusters' : plan.clusters.length + ' cluster(s)'} until ${new Date(plan.runUntil).toISOString()}`);
+  const why = event.kind === 'wake' ? ` (woken by ${clusterLabel(event.cluster)} ${event.member}: ${event.reason})` : '';
+  rt.log.info(
+    `arbiter ${event.kind} invocation${why}: ${plan.clusters === 'all' ? 'all clusters' : plan.clusters.length + ' cluster(s)'} until ${new Date(plan.runUntil).toISOString()}`,
+    event.kind === 'wake' ? { cluster: clusterLabel(event.cluster), member: event.member, reason: event.reason } : {},
+  );
+  if (event.kind === 'scheduled' && remainingMs < s.PGFLOAT_SCHEDULE_PERIOD_MS + s.PGFLOAT_HANDOVER_MARGIN_MS + s.PGFLOAT_TICK_MS) {
+    rt.log.warn(
+      `the invocation has ${remainingMs} ms, less than a schedule period (${s.PGFLOAT_SCHEDULE_PERIOD_MS} ms) and the margin: the shard goes unjudged until the next invocation (raise the function's timeout to 2 periods and a margin)`,
+    );
+  }
   const loop = runLoop(
     {
       store: rt.store,

@@ -27,10 +27,19 @@ export const CLUSTER_ERRORS_METRIC = { name: 'ArbiterErrors', unit: MetricUnit.C
 export const LOOP_ERRORS_METRIC = { name: 'ArbiterLoopErrors', unit: MetricUnit.Count } as const;
 export const SHARD_DIMENSION = 'Shard';
 
+/**
+ * Published by an invocation when it takes a shard's loop lease: the time
+ * since the shard's previous tick (recorded on the lease item), i.e. how long
+ * the shard went unjudged across a hand-over, a takeover or a missed schedule.
+ */
+export const TICK_GAP_METRIC = { name: 'ArbiterTickGap', unit: MetricUnit.Seconds } as const;
+
 export interface MetricsSink {
   cluster(cluster: string, metrics: ClusterMetrics): void;
   clusterError(cluster: string): void;
   loopError?(shard: string): void;
+  /** Seconds since the shard's previous tick, when an invocation takes its loop lease. */
+  tickGap?(shard: string, seconds: number): void;
 }
 
 /** Embedded Metric Format through Powertools: one EMF document per cluster and publish. */
@@ -55,6 +64,12 @@ export class PowertoolsMetricsSink implements MetricsSink {
   loopError(shard: string): void {
     this.metrics.addDimensions({ [SHARD_DIMENSION]: shard });
     this.metrics.addMetric(LOOP_ERRORS_METRIC.name, LOOP_ERRORS_METRIC.unit, 1);
+    this.metrics.publishStoredMetrics();
+  }
+
+  tickGap(shard: string, seconds: number): void {
+    this.metrics.addDimensions({ [SHARD_DIMENSION]: shard });
+    this.metrics.addMetric(TICK_GAP_METRIC.name, TICK_GAP_METRIC.unit, seconds);
     this.metrics.publishStoredMetrics();
   }
 }

@@ -216,6 +216,12 @@ export const arbiterStateSchema = z.object({
   members: z.record(memberNameSchema, observationSchema),
   /** The pending switchover or failover request, first seen at. */
   request: observationSchema.nullable().optional(),
+  /** Loop lease only: the scheduled time of the holder's invocation (absent: a wake, an alarm or a direct call). */
+  schedule: epochMs.optional(),
+  /** Loop lease only: arbiter time at which the shard's loop last renewed its lease, at the start of a tick. */
+  lastTickAt: epochMs.optional(),
+  /** Loop lease only: a scheduled invocation waiting to take over; the holder hands over when it sees it. */
+  successor: z.object({ owner: z.string().min(1), schedule: epochMs, at: epochMs }).optional(),
 });
 export type ArbiterState = z.infer<typeof arbiterStateSchema>;
 export const arbiterSchema = arbiterStateSchema.extend({ version });

@@ -1,7 +1,9 @@
 // `npm start`'s cluster: DynamoDB Local (persisted under the run directory),
 // N PostgreSQL nodes each with its agent process (as the postgres user when
 // run as root), the arbiter's Lambda handler invoked on a local schedule as
-// EventBridge would, and the endpoint proxy on a stable loopback port.
+// EventBridge would and behind a local Lambda Invoke endpoint for the agents'
+// wakes (PGFLOAT_ARBITER_ENDPOINT, PGFLOAT_ARBITER_FUNCTION in their
+// environment), and the endpoint proxy on a stable loopback port.
 //
 // Invariants: stop() leaves no process behind; start() on a directory a
 // crashed run left first kills that run's processes, then carries on with
@@ -10,12 +12,14 @@ import { execFileSync } from 'node:child_process';
 import { chownSync, existsSync, mkdirSync, readFileSync, writeFileSync, readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Context } from 'aws-lambda';
+import { LOOP_LEASE_TICKS } from '../arbiter/settings.js';
 import { createDynamoDbClient } from '../dcs/client.js';
 import { DynamoDbStore } from '../dcs/dynamodb-store.js';
 import type { ClusterId } from '../dcs/keys.js';
 import { DEFAULT_TABLE_NAME, ensureTable } from '../dcs/table.js';
 import { cleanupLeftovers, killNode, planLocalNodes, startAgent, type AgentProcess, type LocalNodeSpec } from './cluster.js';
-import { startDynamoDbLocal, type DynamoDbLocal } from './dynamodb-local.js';
+import { LOCAL_REGION, startDynamoDbLocal, type DynamoDbLocal } from './dynamodb-local.js';
+import { localContext, startLocalArbiterEndpoint, LOCAL_ARBITER_FUNCTION, type LocalArbiterEndpoint } from './lambda-endpoint.js';
 
 export interface LocalRunOptions {
   readonly dir: string;
@@ -45,6 +49,8 @@ export interface RunState {
   readonly table: string;
   readonly cluster: ClusterId;
   readonly endpointPort: number;
+  /** The local Lambda endpoint agents wake the arbiter through. */
+  readonly arbiterEndpoint?: string;
   readonly nodes: readonly (LocalNodeSpec & { agentPid: number | null })[];
 }
 
@@ -79,6 +85,7 @@ export class LocalRun {
   private client: ReturnType<typeof createDynamoDbClient> | undefined;
   private handler: Handler | undefined;
   private closeArbiter: (() => Promise<void>) | undefined;
+  private lambda: LocalArbiterEndpoint | undefined;
   private schedule: NodeJS.Timeout | undefined;
   private invocations = new Set<Promise<unknown>>();
   private invocationCount = 0;
@@ -141,7 +148,8 @@ export class LocalRun {
       PGFLOAT_TICK_MS: String(this.o.tickMs),
       PGFLOAT_SCHEDULE_PERIOD_MS: String(this.o.schedulePeriodMs),
       PGFLOAT_CLUSTER_LEASE_MS: String(Math.max(3000, this.o.ttl * 1000)),
-      PGFLOAT_LOOP_LEASE_MS: String(Math.max(3000, this.o.ttl * 1000)),
+      // Three ticks, as on AWS, but not so short that a loaded machine loses it between ticks.
+      PGFLOAT_LOOP_LEASE_MS: String(Math.max(1500, LOOP_LEASE_TICKS * this.o.tickMs)),
       PGFLOAT_METRICS_EVERY_MS: '60000',
       POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? 'WARN',
       POWERTOOLS_METRICS_DISABLED: 'true',
@@ -149,6 +157,14 @@ export class LocalRun {
     const mod = (await import('../../functions/arbiter/handler.js')) as unknown as { handler: Handler; closeArbiter: () => Promise<void> };
     this.handler = mod.handler;
     this.closeArbiter = mod.closeArbiter;
+    this.lambda = await startLocalArbiterEndpoint({
+      handler: mod.handler,
+      timeoutMs: this.arbiterTimeoutMs,
+      functionName: LOCAL_ARBITER_FUNCTION,
+      region: LOCAL_REGION,
+      onAsyncError: (_name, _event, err) => this.say(`arbiter invocation (a wake) failed: ${err instanceof Error ? err.message : String(err)}`),
+    });
+    this.say(`arbiter ${this.lambda.functionName} invocable on ${this.lambda.url} (Lambda Invoke API)`);
 
     for (const s of this.specs) this.startNode(s.name);
     this.writeState();
@@ -156,25 +172,21 @@ export class LocalRun {
     this.schedule = setInterval(() => this.invokeScheduled(), this.o.schedulePeriodMs);
   }
 
+  /** The function's timeout, as serverless.yml sets it: two schedule periods and a margin, so a loop outlasts a late successor. */
+  get arbiterTimeoutMs(): number {
+    return 2 * this.o.schedulePeriodMs + 10_000;
+  }
+
+  /** The agents' environment for waking the arbiter (PGFLOAT_ARBITER_ENDPOINT, PGFLOAT_ARBITER_FUNCTION). */
+  get arbiterEnv(): Readonly<Record<string, string>> {
+    return this.lambda?.env ?? {};
+  }
+
   /** One scheduled invocation of the arbiter handler, as EventBridge and Lambda would make it. */
   private invokeScheduled(): void {
     if (this.handler === undefined) return;
     const n = ++this.invocationCount;
-    const deadline = Date.now() + this.o.schedulePeriodMs + 10_000;
-    const context = {
-      awsRequestId: `local-${process.pid}-${n}`,
-      functionName: 'pgfloat-arbiter',
-      functionVersion: '$LATEST',
-      invokedFunctionArn: 'arn:aws:lambda:local:000000000000:function:pgfloat-arbiter',
-      memoryLimitInMB: '256',
-      logGroupName: '/aws/lambda/pgfloat-arbiter',
-      logStreamName: 'local',
-      callbackWaitsForEmptyEventLoop: true,
-      getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
-      done: () => undefined,
-      fail: () => undefined,
-      succeed: () => undefined,
-    } satisfies Context;
+    const context = localContext(LOCAL_ARBITER_FUNCTION, `local-${process.pid}-${n}`, this.arbiterTimeoutMs, { region: LOCAL_REGION });
     const event = { source: 'aws.events', 'detail-type': 'Scheduled Event', id: `local-${n}`, time: new Date().toISOString(), resources: [], detail: {} };
     const p = this.handler(event, context).catch((err: Error) => this.say(`arbiter invocation failed: ${err.message}`));
     this.invocations.add(p);
@@ -188,7 +200,7 @@ export class LocalRun {
   }
 
   startNode(name: string): AgentProcess {
-    const a = startAgent(this.spec(name), this.o.unsafeFast ? { PGFLOAT_UNSAFE_NOSYNC: '1' } : {}, this.ids ?? undefined);
+    const a = startAgent(this.spec(name), { ...this.arbiterEnv, ...(this.o.unsafeFast ? { PGFLOAT_UNSAFE_NOSYNC: '1' } : {}) }, this.ids ?? undefined);
     this.agents.set(name, a);
     this.writeState();
     const restartAfterMs = this.o.restartAfterMs ?? 0;
@@ -226,6 +238,7 @@ export class LocalRun {
       table: DEFAULT_TABLE_NAME,
       cluster: this.cluster,
       endpointPort: this.o.endpointPort,
+      ...(this.lambda !== undefined ? { arbiterEndpoint: this.lambda.url } : {}),
       nodes: this.specs.map((s) => ({ ...s, agentPid: this.agents.get(s.name)?.child.pid ?? null })),
     };
     writeFileSync(this.statePath, JSON.stringify(state, null, 2));
@@ -239,6 +252,9 @@ export class LocalRun {
     for (const a of this.agents.values()) a.child.kill('SIGTERM');
     await Promise.race([Promise.all([...this.agents.values()].map((a) => a.exited)), new Promise((r) => setTimeout(r, 20_000))]);
     cleanupLeftovers(this.o.dir, this.specs.map((s) => s.name));
+    // No more wakes; the running invocations end with the arbiter's loops below.
+    await this.lambda?.close(0);
+    this.lambda = undefined;
     await this.closeArbiter?.();
     await Promise.race([Promise.all(this.invocations), new Promise((r) => setTimeout(r, 5000))]);
     this.client?.destroy();

@@ -17,6 +17,8 @@ export interface FakeMember {
 export class FakeAgents {
   private running = false;
   private loop: Promise<void> | undefined;
+  /** Members that, while listed, leave a grant unconfirmed (a promotion still under way). */
+  readonly holdGrants = new Set<string>();
 
   constructor(
     private readonly store: Store,
@@ -48,7 +50,9 @@ export class FakeAgents {
       if (!m.alive) continue;
       const mine = snap.members.find((x) => x.name === name);
       const leader = snap.leader;
-      if (leader?.holder === name && leader.phase === 'granted') {
+      if (leader?.holder === name && leader.phase === 'granted' && this.holdGrants.has(name)) {
+        // Promoting: still a replica, heartbeating.
+      } else if (leader?.holder === name && leader.phase === 'granted') {
         m.role = 'primary';
         // Promotion starts a new timeline; the bootstrap primary keeps its first one.
         if (leader.previous !== null) m.timeline = leader.timeline + 1;

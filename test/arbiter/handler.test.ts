@@ -21,6 +21,8 @@ let store: DynamoDbStore;
 const emf: Record<string, unknown>[] = [];
 const warnings: Record<string, unknown>[] = [];
 
+/** What the function's timeout grants a scheduled invocation: two schedule periods (PGFLOAT_SCHEDULE_PERIOD_MS) and a margin. */
+const SCHEDULED_REMAINING_MS = 2 * 3000 + 500;
 const fastConfig = (over: Partial<ClusterConfig> = {}): ClusterConfig => ({ ...DEFAULT_CONFIG, ttl: 1, loopWait: 0.2, retryTimeout: 0.3, ...over });
 let n = 0;
 const newCluster = (): ClusterId => ({ namespace: 'arb', scope: `c${++n}` });
@@ -65,9 +67,9 @@ async function readThrough(port: number): Promise<string> {
  * `cap` invocations (a bound on work, generous for a loaded machine, never a
  * measure of time). Returns every invocation's summary.
  */
-async function invokeUntil(event: () => unknown, id: string, done: () => Promise<boolean>, cap = 15): Promise<LoopSummary[]> {
+async function invokeUntil(event: () => unknown, id: string, done: () => Promise<boolean>, cap = 15, remainingMs?: number): Promise<LoopSummary[]> {
   const summaries: LoopSummary[] = [];
-  for (let i = 0; i < cap && !(await done()); i++) summaries.push(await handler(event(), context(`${id}-${i}`)));
+  for (let i = 0; i < cap && !(await done()); i++) summaries.push(await handler(event(), context(`${id}-${i}`, remainingMs)));
   assert.ok(await done(), `condition not reached after ${cap} invocations: ${JSON.stringify(summaries)}`);
   return summaries;
 }
@@ -212,6 +214,9 @@ describe('arbiter handler', () => {
       () => ({ source: 'aws.events', 'detail-type': 'Scheduled Event', id: 'e1', time: new Date().toISOString(), resources: [] }),
       'scheduled',
       async () => (await store.readCluster(y)).leader?.holder === 'b',
+      15,
+      // As Lambda grants a scheduled invocation: two periods and a margin. None arrives after it, so each runs it out.
+      SCHEDULED_REMAINING_MS,
     );
     await agents.stop();
     // Assess: every tick counted x's error, and y went on regardless
@@ -298,7 +303,7 @@ describe('arbiter handler', () => {
     const leaseOf = async () => (await store.readCluster(shard)).arbiter;
     const scheduled = handler(
       { source: 'aws.events', 'detail-type': 'Scheduled Event', id: 'e2', time: new Date().toISOString(), resources: [] },
-      context('long-runner'),
+      context('long-runner', SCHEDULED_REMAINING_MS),
     );
     let taken = await leaseOf();
     for (let i = 0; i < 400 && taken?.owner !== 'long-runner'; i++) {
@@ -326,7 +331,7 @@ describe('arbiter handler', () => {
     // Act + Assess
     await assert.rejects(handler({ hello: 'world' }, context('bad')), (err: Error) => {
       assert.equal(err.name, 'InvalidArbiterEventError');
-      assert.match(err.message, /EventBridge scheduled event, a CloudWatch alarm state change, or \{"action":"tick"/);
+      assert.match(err.message, /EventBridge scheduled event, a CloudWatch alarm state change, \{"action":"tick".* or \{"action":"wake"/);
       return true;
     });
     await assert.rejects(handler({ action: 'tick', cluster: 'no-slash' }, context('bad2')), /write "<namespace>\/<scope>"/);

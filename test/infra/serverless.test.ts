@@ -11,7 +11,8 @@ import { after, before, describe, mock, test } from 'node:test';
 import { PutItemCommand } from '@aws-sdk/client-dynamodb';
 import type { Context } from 'aws-lambda';
 import { arbiterSettings, arbiterSettingsSchema } from '../../lib/arbiter/settings.js';
-import { CLUSTER_ERRORS_METRIC, CLUSTER_METRICS, METRICS_NAMESPACE } from '../../lib/arbiter/metrics.js';
+import { CLUSTER_ERRORS_METRIC, CLUSTER_METRICS, METRICS_NAMESPACE, SHARD_DIMENSION, TICK_GAP_METRIC } from '../../lib/arbiter/metrics.js';
+import { LOOP_LEASE_NAMESPACE } from '../../lib/arbiter/loop.js';
 import { DynamoDbStore } from '../../lib/dcs/dynamodb-store.js';
 import { DEFAULT_CONFIG, type MemberStatus } from '../../lib/dcs/items.js';
 import { clusterPk, type ClusterId } from '../../lib/dcs/keys.js';
@@ -35,7 +36,12 @@ before(
     await bundleFunctions();
     // One after the other: two osls runs in one service directory share its scratch files.
     plain = await packageService(join(dir, 'plain'));
-    configured = await packageService(join(dir, 'configured'), { clusters: CLUSTERS.join(','), route53HostedZoneId: ZONE, route53RecordNames: RECORDS });
+    configured = await packageService(join(dir, 'configured'), {
+      clusters: CLUSTERS.join(','),
+      route53HostedZoneId: ZONE,
+      route53RecordNames: RECORDS,
+      reservedConcurrency: '3',
+    });
   },
   { timeout: 240_000 },
 );
@@ -51,9 +57,29 @@ function resource(t: Template, id: string): Obj {
 }
 const props = (r: Obj): Obj => r.Properties as Obj;
 
+/** The metric an alarm watches: its own, or the one metric of its metric math. */
+function watchedMetric(a: Obj): { namespace: string; name: string; dimensions: Obj; stat: string; math?: string } {
+  if (a.Metrics === undefined) {
+    const dims = Object.fromEntries((a.Dimensions as { Name: string; Value: unknown }[]).map((d) => [d.Name, d.Value]));
+    return { namespace: String(a.Namespace), name: String(a.MetricName), dimensions: dims, stat: String(a.Statistic) };
+  }
+  const metrics = a.Metrics as Obj[];
+  const stats = metrics.filter((m) => m.MetricStat !== undefined);
+  assert.equal(stats.length, 1, `${String(a.AlarmName)} watches one metric`);
+  const stat = (stats[0] as Obj).MetricStat as { Metric: Obj; Stat: string };
+  const dims = Object.fromEntries((stat.Metric.Dimensions as { Name: string; Value: unknown }[]).map((d) => [d.Name, d.Value]));
+  const returned = metrics.filter((m) => m.ReturnData === true);
+  assert.equal(returned.length, 1, `${String(a.AlarmName)} alarms on one series`);
+  return { namespace: String(stat.Metric.Namespace), name: String(stat.Metric.MetricName), dimensions: dims, stat: stat.Stat, math: String((returned[0] as Obj).Expression) };
+}
+
 function sameDimensions(a: Obj, b: Obj): boolean {
   const sorted = (o: Obj) => JSON.stringify(Object.entries(o).sort(([x], [y]) => x.localeCompare(y)));
   return sorted(a) === sorted(b);
+}
+
+function theFunctionEnv(t: Template): Obj {
+  return ((theFunction(t).Environment as Obj).Variables as Obj) ?? {};
 }
 
 function theFunction(t: Template): Obj {
@@ -113,7 +139,7 @@ describe('packaged control plane', () => {
     assert.equal(p.GlobalSecondaryIndexes, undefined, 'the store uses no index');
   });
 
-  test("runs the arbiter on arm64 Node.js with a timeout beyond the schedule period and only the arbiter's settings", async () => {
+  test("runs the arbiter on arm64 Node.js with a timeout of two schedule periods and a margin, no reserved concurrency unless asked, and only the arbiter's settings", async () => {
     // Prepare
     const fn = theFunction(plain.template);
     const defaults = arbiterSettings({ PGFLOAT_TABLE: 'pgfloat-test' });
@@ -125,10 +151,15 @@ describe('packaged control plane', () => {
     // Assess
     assert.ok(runtimeMajor >= Number(/(\d+)/.exec(engines)?.[1]), `${String(fn.Runtime)} runs the project's Node.js (${engines})`);
     assert.deepEqual(fn.Architectures, ['arm64']);
-    assert.ok(Number(fn.Timeout) * 1000 > defaults.PGFLOAT_SCHEDULE_PERIOD_MS, 'a scheduled tick loop ends before the timeout');
-    assert.ok(Number(fn.Timeout) * 1000 < 2 * defaults.PGFLOAT_SCHEDULE_PERIOD_MS, 'a hung invocation ends before two periods');
+    const timeoutMs = Number(fn.Timeout) * 1000;
+    assert.ok(
+      timeoutMs >= 2 * defaults.PGFLOAT_SCHEDULE_PERIOD_MS + defaults.PGFLOAT_HANDOVER_MARGIN_MS + defaults.PGFLOAT_TICK_MS,
+      'a loop outlasts a successor a whole period late, with the hand-over margin and a tick to spare',
+    );
+    assert.ok(timeoutMs <= 3 * defaults.PGFLOAT_SCHEDULE_PERIOD_MS, 'a hung invocation ends within three periods');
     assert.ok(Number(fn.MemorySize) >= 256 && Number(fn.MemorySize) <= 512);
-    assert.ok(Number(fn.ReservedConcurrentExecutions) >= 2, 'a loop and its waiting successor');
+    assert.ok(!('ReservedConcurrentExecutions' in fn), 'no reserved concurrency unless asked: accounts limited to 10 concurrent executions cannot reserve any');
+    assert.equal(theFunction(configured.template).ReservedConcurrentExecutions, 3, 'the param reserves it');
     assert.deepEqual(env.PGFLOAT_TABLE, { Ref: 'StoreTable' });
     for (const name of settingsNames) assert.ok(name in arbiterSettingsSchema.shape, `${name} is an arbiter setting`);
     assert.equal(env.PGFLOAT_DYNAMODB_ENDPOINT, undefined, 'the real DynamoDB on AWS');
@@ -216,7 +247,7 @@ describe('packaged control plane', () => {
     assert.deepEqual((plain.template.Conditions as Obj).HasRoute53, { 'Fn::Not': [{ 'Fn::Equals': ['', ''] }] }, 'no zone, no Route 53 permission');
   });
 
-  test('alarms on no leader, failovers, lag, endpoint drift and arbiter errors of each listed cluster, and on function errors and throttles', () => {
+  test('alarms on no leader, failovers, lag, endpoint drift, arbiter and member store errors and failsafe of each listed cluster', () => {
     // Prepare
     const alarms = resourcesOfType(configured.template, 'AWS::CloudWatch::Alarm').map(([, r]) => props(r));
     const topics = resourcesOfType(configured.template, 'AWS::SNS::Topic');
@@ -226,24 +257,85 @@ describe('packaged control plane', () => {
       CLUSTER_METRICS.failovers.name,
       CLUSTER_METRICS.leaderPresent.name,
       CLUSTER_METRICS.maxReplicationLagBytes.name,
+      CLUSTER_METRICS.memberStoreErrors.name,
+      CLUSTER_METRICS.failsafePromises.name,
     ].map((m) => `${METRICS_NAMESPACE}/${m}`);
     // Act
     const watched = (cluster: string | undefined) =>
       alarms
-        .filter((a) => (a.Dimensions as { Name: string; Value: unknown }[]).find((d) => d.Name === 'Cluster')?.Value === cluster)
-        .map((a) => `${String(a.Namespace)}/${String(a.MetricName)}`)
+        .map(watchedMetric)
+        .filter((m) => m.dimensions.Cluster === cluster)
+        .map((m) => `${m.namespace}/${m.name}`)
         .sort();
+    const storeErrors = alarms.map(watchedMetric).filter((m) => m.name === CLUSTER_METRICS.memberStoreErrors.name);
     // Assess
     assert.equal(topics.length, 1);
     const topicRef = { Ref: topics[0]?.[0] };
     for (const c of CLUSTERS) assert.deepEqual(watched(c), perCluster.sort(), c);
-    assert.deepEqual(watched(undefined), ['AWS/Lambda/Errors', 'AWS/Lambda/Throttles']);
-    assert.equal(alarms.length, 5 * CLUSTERS.length + 2);
-    assert.equal(resourcesOfType(plain.template, 'AWS::CloudWatch::Alarm').length, 2, 'no cluster listed, no cluster alarm');
-    for (const a of alarms) {
-      assert.deepEqual(a.AlarmActions, [topicRef], `${String(a.AlarmName)} notifies the topic`);
-      if (a.Namespace === 'AWS/Lambda') assert.deepEqual(a.Dimensions, [{ Name: 'FunctionName', Value: { Ref: 'ArbiterLambdaFunction' } }]);
-    }
+    assert.equal(alarms.length, 7 * CLUSTERS.length + 5);
+    assert.equal(resourcesOfType(plain.template, 'AWS::CloudWatch::Alarm').length, 5, 'no cluster listed, no cluster alarm');
+    // A counter since each agent started: its growth alarms, not its level.
+    assert.deepEqual(
+      storeErrors.map((m) => m.math),
+      CLUSTERS.map(() => 'DIFF(count)'),
+    );
+    for (const a of alarms) assert.deepEqual(a.AlarmActions, [topicRef], `${String(a.AlarmName)} notifies the topic`);
+  });
+
+  test('alarms on function errors, throttles, a missing schedule, failed or dropped invocations and a gap in the ticking', () => {
+    // Prepare
+    const alarms = new Map(resourcesOfType(plain.template, 'AWS::CloudWatch::Alarm').map(([id, r]) => [id, props(r)]));
+    const fnRef = { Ref: 'ArbiterLambdaFunction' };
+    const alarm = (id: string): Obj => {
+      const a = alarms.get(id);
+      assert.ok(a, `alarm ${id}`);
+      return a;
+    };
+    // Act
+    const lambda = [...alarms.values()].filter((a) => a.Namespace === 'AWS/Lambda');
+    const notInvoked = alarm('ArbiterNotInvokedAlarm');
+    const failed = alarm('ArbiterFailedInvocationsAlarm');
+    const gap = alarm('ArbiterTickGapAlarm');
+    const throttles = alarm('ArbiterThrottlesAlarm');
+    // Assess
+    assert.deepEqual(lambda.map((a) => a.MetricName).sort(), ['Errors', 'Invocations', 'Throttles']);
+    for (const a of lambda) assert.deepEqual(a.Dimensions, [{ Name: 'FunctionName', Value: fnRef }]);
+    assert.deepEqual(
+      [notInvoked.Statistic, notInvoked.Period, notInvoked.EvaluationPeriods, notInvoked.DatapointsToAlarm, notInvoked.ComparisonOperator, notInvoked.Threshold, notInvoked.TreatMissingData],
+      ['Sum', 60, 3, 3, 'LessThanThreshold', 1, 'breaching'],
+      'not invoked for 3 minutes; no data is no invocation',
+    );
+    assert.deepEqual(
+      [failed.Namespace, failed.MetricName, failed.Dimensions, failed.ComparisonOperator, failed.Threshold],
+      ['AWS/SQS', 'ApproximateNumberOfMessagesVisible', [{ Name: 'QueueName', Value: { 'Fn::GetAtt': ['ArbiterFailureQueue', 'QueueName'] } }], 'GreaterThanOrEqualToThreshold', 1],
+    );
+    assert.deepEqual(
+      [gap.Namespace, gap.MetricName, gap.Statistic, gap.ComparisonOperator, gap.Threshold],
+      [METRICS_NAMESPACE, TICK_GAP_METRIC.name, 'Maximum', 'GreaterThanThreshold', 10],
+    );
+    assert.deepEqual(gap.Dimensions, [
+      { Name: 'service', Value: 'pgfloat-arbiter' },
+      { Name: SHARD_DIMENSION, Value: `${LOOP_LEASE_NAMESPACE}/${String(theFunctionEnv(plain.template).PGFLOAT_SHARD)}` },
+    ]);
+    assert.doesNotMatch(String(throttles.AlarmDescription), /reserved concurrency \d/, 'the throttles alarm claims no reserved concurrency');
+  });
+
+  test('sends failed and dropped asynchronous invocations to an encrypted queue kept 14 days, which only the arbiter may write', () => {
+    // Prepare
+    const configs = resourcesOfType(plain.template, 'AWS::Lambda::EventInvokeConfig').map(([, r]) => props(r));
+    const queue = props(resource(plain.template, 'ArbiterFailureQueue'));
+    const queueArn = { 'Fn::GetAtt': ['ArbiterFailureQueue', 'Arn'] };
+    // Act
+    const send = arbiterStatements(plain.template).filter((s) => actionsOf(s).some((a) => a.startsWith('sqs:')));
+    // Assess
+    assert.equal(configs.length, 1);
+    assert.deepEqual((configs[0] as Obj).DestinationConfig, { OnFailure: { Destination: queueArn } });
+    assert.deepEqual([(configs[0] as Obj).MaximumRetryAttempts, (configs[0] as Obj).MaximumEventAgeInSeconds], [0, 60]);
+    assert.equal(queue.SqsManagedSseEnabled, true);
+    assert.equal(queue.MessageRetentionPeriod, 14 * 24 * 3600);
+    assert.equal(send.length, 1);
+    assert.deepEqual(actionsOf(send[0] as Obj), ['sqs:SendMessage']);
+    assert.deepEqual((send[0] as Obj).Resource, queueArn);
   });
 });
 
@@ -328,9 +420,9 @@ describe('bundled arbiter against the alarms', () => {
       }),
     );
     const alarms = resourcesOfType(configured.template, 'AWS::CloudWatch::Alarm')
-      .map(([, r]) => props(r))
-      .filter((a) => a.Namespace !== 'AWS/Lambda');
-    // Act
+      .map(([, r]) => [String(props(r).AlarmName), watchedMetric(props(r))] as const)
+      .filter(([, m]) => m.namespace === METRICS_NAMESPACE);
+    // Act: the second invocation takes the loop lease the first handed over, and publishes the gap
     const ran = await bundled.handler({ action: 'tick', cluster: clusterPk(led), ticks: 2 }, context('led'));
     const failed = await bundled.handler({ action: 'tick', cluster: clusterPk(broken), ticks: 1 }, context('broken'));
     // Assess
@@ -342,15 +434,18 @@ describe('bundled arbiter against the alarms', () => {
         d.Metrics.flatMap((m) => d.Dimensions.map((dims) => ({ namespace: d.Namespace, name: m.Name, dimensions: Object.fromEntries(dims.map((k) => [k, doc[k]])) }))),
       );
     });
-    assert.equal(alarms.length, 5 * CLUSTERS.length);
-    for (const a of alarms) {
-      const dims = Object.fromEntries((a.Dimensions as { Name: string; Value: string }[]).map((d) => [d.Name, d.Value]));
-      assert.ok(CLUSTERS.includes(String(dims.Cluster)), `${String(a.AlarmName)} watches a cluster given as a parameter`);
-      const label = a.MetricName === CLUSTER_ERRORS_METRIC.name ? clusterPk(broken) : clusterPk(led);
-      const match = emitted.find(
-        (e) => e.namespace === a.Namespace && e.name === a.MetricName && sameDimensions(e.dimensions, { ...dims, Cluster: label }),
-      );
-      assert.ok(match, `${String(a.AlarmName)}: the arbiter emits ${String(a.Namespace)}/${String(a.MetricName)} with ${JSON.stringify(dims)}`);
+    assert.equal(alarms.length, 7 * CLUSTERS.length + 1);
+    for (const [name, m] of alarms) {
+      const dims = m.dimensions;
+      if (dims.Cluster === undefined) {
+        assert.equal(m.name, TICK_GAP_METRIC.name, `${name}: the one deployment-wide alarm on the arbiter's own metrics`);
+      } else {
+        assert.ok(CLUSTERS.includes(String(dims.Cluster)), `${name} watches a cluster given as a parameter`);
+      }
+      const label = m.name === CLUSTER_ERRORS_METRIC.name ? clusterPk(broken) : clusterPk(led);
+      const wanted = dims.Cluster === undefined ? dims : { ...dims, Cluster: label };
+      const match = emitted.find((e) => e.namespace === m.namespace && e.name === m.name && sameDimensions(e.dimensions, wanted));
+      assert.ok(match, `${name}: the arbiter emits ${m.namespace}/${m.name} with ${JSON.stringify(wanted)}`);
     }
   });
 });

@@ -53,6 +53,7 @@ const SAMPLE: Record<string, string> = {
   Namespace: 'pgfloat',
   Scope: 'orders',
   TableName: 'pgfloat-prod',
+  ArbiterFunctionName: 'pgfloat-prod-arbiter',
   'AWS::Region': 'us-east-1',
   AgentUrl: 'https://example.com/agent.mjs',
   AgentSha256: '0'.repeat(64),
@@ -184,6 +185,20 @@ describe('infra/cluster-nodes.yml', () => {
     }
   });
 
+  test('lets a node invoke exactly the arbiter function named, and nothing else of Lambda', () => {
+    // Prepare
+    const statements = policyStatements(nodes).filter((s) => s.where.startsWith('NodeRole.Properties.Policies'));
+    // Act
+    const lambda = statements.filter((s) => actionsOf(s.statement).some((a) => a.startsWith('lambda:')));
+    const arn = (r: unknown): string => substitute((r as { 'Fn::Sub': string })['Fn::Sub'], { ...SAMPLE, 'AWS::Partition': 'aws', 'AWS::AccountId': '123456789012' });
+    // Assess
+    assert.equal(lambda.length, 1);
+    assert.deepEqual(actionsOf(lambda[0]?.statement ?? {}), ['lambda:InvokeFunction']);
+    assert.equal(arn(lambda[0]?.statement.Resource), 'arn:aws:lambda:us-east-1:123456789012:function:pgfloat-prod-arbiter');
+    assert.equal(lambda[0]?.statement.Condition, undefined);
+    assert.equal((nodes.Parameters as Record<string, Obj>).ArbiterFunctionName?.Default, undefined, 'named by the operator, from the control plane output');
+  });
+
   test('tags the Elastic IP, the instances and their interfaces with the tag the arbiter may move', () => {
     // Prepare: the tag key the arbiter's policy in serverless.yml requires
     const sls = parseCfnYaml(read('serverless.yml'));
@@ -243,10 +258,13 @@ describe('infra/cluster-nodes.yml', () => {
     });
     // Assess
     assert.deepEqual(configs.map((c) => endpointConfigSchema.parse(((c.bootstrap as Obj).dcs as Obj).endpoint).kind).sort(), [...kinds].sort());
+    // The example's keys, and the arbiter to wake (for the agent to read, whether or not the example shows it yet).
+    const wanted = [...new Set([...keyPaths(example), 'arbiter.function'])].filter((p) => !p.startsWith('bootstrap.dcs.endpoint')).sort();
     for (const c of configs) {
-      assert.deepEqual(keyPaths(c).filter((p) => !p.startsWith('bootstrap.dcs.endpoint')).sort(), keyPaths(example).filter((p) => !p.startsWith('bootstrap.dcs.endpoint')).sort());
+      assert.deepEqual(keyPaths(c).filter((p) => !p.startsWith('bootstrap.dcs.endpoint')).sort(), wanted);
       assert.equal(c.name, 'node1');
       assert.equal((c.dcs as Obj).table, 'pgfloat-prod');
+      assert.deepEqual(c.arbiter, { function: 'pgfloat-prod-arbiter' });
     }
   });
 });
@@ -265,7 +283,7 @@ describe('infra/cluster-alarms.cjs', () => {
     // Assess
     assert.deepEqual(lookAlike, ['pgfloat/a-b', 'pgfloat/ab', 'team/x/orders']);
     for (const c of lookAlike) assert.deepEqual(parseClusterPk(c) === null ? null : clusterPk(parseClusterPk(c) as ClusterId), c);
-    assert.equal(Object.keys(resources).length, 15);
+    assert.equal(Object.keys(resources).length, 7 * 3);
     for (const id of Object.keys(resources)) assert.match(id, /^[A-Za-z0-9]{1,255}$/);
     assert.throws(() => alarms.parseClusters('orders'), /"orders" is not "<namespace>\/<scope>"/);
     assert.throws(() => alarms.parseClusters('pgfloat/orders,pgfloat/orders'), /twice/);
