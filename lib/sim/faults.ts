@@ -13,6 +13,7 @@ export const FAULT_CLASSES = [
   'partition-arbiter-store',
   'partition-client-node',
   'arbiter-restart',
+  'arbiter-death',
   'arbiter-duplicate',
   'arbiter-delay',
   'switchover',

@@ -9,6 +9,7 @@ import { StoreUnavailableError } from '../dcs/errors.js';
 import { MemoryStore } from '../dcs/memory-store.js';
 import type { Store } from '../dcs/store.js';
 import { runLoop } from '../arbiter/loop.js';
+import { planInvocation, type ArbiterEvent } from '../arbiter/events.js';
 import type { MoverCache } from '../arbiter/movers.js';
 import type { EndpointMover } from '../endpoint/mover.js';
 import { storeOutcome } from '../agent/effects.js';
@@ -21,8 +22,8 @@ import { PgModel, type WalRecord } from './pg-model.js';
 import { Rng } from './prng.js';
 import { Proc, Scheduler } from './scheduler.js';
 
-/** Test-only switches that remove a safeguard from the model, to show that the simulation notices. */
-export const SWITCHES = ['keeper-disabled', 'drift-beyond-bound'] as const;
+/** Test-only switches that remove a safeguard from the model, to show that the simulation notices (no-arbiter-wake: the agents' wake, to measure it). */
+export const SWITCHES = ['keeper-disabled', 'drift-beyond-bound', 'no-arbiter-wake'] as const;
 export type Switch = (typeof SWITCHES)[number];
 
 export interface SimOptions {
@@ -61,11 +62,16 @@ export const TIMING = {
   /** Offset bound between arbiter invocations' clocks (Time Sync). */
   arbiterSkewMs: 5,
   schedulePeriodMs: 60_000,
-  loopLeaseMs: 10_000,
+  /** EventBridge delivers a scheduled event within its minute: up to this late. */
+  scheduleJitterMs: 20_000,
+  /** The function's timeout (serverless.yml): what Lambda grants an invocation. */
+  functionTimeoutMs: 130_000,
+  tickMs: 1000,
+  loopLeaseMs: 3000,
 } as const;
 
-/** Once faults stop, one healthy primary within this bound: next invocation + loop lease + 3 ttl + settling. */
-export const LIVENESS_BOUND_MS = TIMING.schedulePeriodMs + TIMING.loopLeaseMs + 3 * TIMING.ttlMs + 10_000;
+/** Once faults stop, one healthy primary within this bound: next invocation (a schedule, delivered late) + loop lease + 3 ttl + settling. */
+export const LIVENESS_BOUND_MS = TIMING.schedulePeriodMs + TIMING.scheduleJitterMs + TIMING.loopLeaseMs + 3 * TIMING.ttlMs + 10_000;
 
 /**
  * The promotion protocol's timing inequality (docs/safety.md): the old
@@ -215,7 +221,7 @@ class World {
     this.nodes.forEach((n, i) => this.startAgent(n, i * 3000));
     for (const n of this.nodes) this.spawnClient(n);
     this.spawnReplicationPump();
-    for (let t = 0; t < 400_000; t += TIMING.schedulePeriodMs) this.invokeArbiter(t, false);
+    for (let t = 0; t < 400_000; t += TIMING.schedulePeriodMs) this.invokeArbiter(t + this.rng.int(0, TIMING.scheduleJitterMs), { kind: 'scheduled', time: t });
     for (const f of this.faults) this.inject(f);
     this.faultsEnd = Math.max(...this.faults.map((f) => f.at + f.durationMs), 0);
     const deadline = this.faultsEnd + LIVENESS_BOUND_MS;
@@ -358,6 +364,7 @@ class World {
       fastPollMs: 250,
       keeper: !this.switches.has('keeper-disabled'),
       connUrl: `postgres://${n.name}:5432/postgres`,
+      wakesArbiter: !this.switches.has('no-arbiter-wake'),
     };
   }
 
@@ -438,6 +445,9 @@ class World {
         },
         proc,
       );
+    } else if (e.type === 'wakeArbiter') {
+      // An asynchronous invocation: Lambda starts it a little later, whatever becomes of the agent.
+      this.invokeArbiter(this.sched.now + this.rng.int(20, 500), { kind: 'wake', member: n.name });
     } else if (e.type === 'pg' && e.op.op === 'stop') {
       this.fenced(n, 'fence timer');
       this.pgStop(n, e.op.mode === 'fast', 'fence timer');
@@ -843,7 +853,12 @@ class World {
 
   // ---- the arbiter -----------------------------------------------------------
 
-  invokeArbiter(at: number, alarm: boolean): void {
+  /**
+   * One invocation of the arbiter function: the event it gets (a schedule, an
+   * agent's wake) is planned by the real planInvocation, with what Lambda
+   * grants it, and run by the real runLoop.
+   */
+  invokeArbiter(at: number, how: { readonly kind: 'scheduled'; readonly time: number } | { readonly kind: 'wake'; readonly member: string }): void {
     const id = `inv-${++this.invocations}`;
     const proc = new Proc(`arbiter-${id}`);
     this.arbiters.push({ proc, at });
@@ -869,7 +884,7 @@ class World {
     };
     const silent = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
     this.sched.spawn(proc, at, async () => {
-      this.log(`arbiter ${id} invoked${alarm ? ' (out of schedule)' : ''}`);
+      this.log(`arbiter ${id} invoked: ${how.kind === 'scheduled' ? `schedule ${how.time}` : `wake by ${how.member}`}`);
       const deps = {
         store: this.storeFor(`arbiter-${id}`, proc, null),
         movers,
@@ -883,7 +898,9 @@ class World {
         loopLeaseMs: TIMING.loopLeaseMs,
       };
       try {
-        const s = await runLoop(deps, { runUntil: clock.now() + TIMING.schedulePeriodMs - 1500, tickMs: 1000, clusters: [CLUSTER], waitForLease: true });
+        const event: ArbiterEvent = how.kind === 'scheduled' ? { kind: 'scheduled', time: epoch + how.time } : { kind: 'wake', cluster: CLUSTER, member: how.member, reason: 'arbiter_wake' };
+        const plan = planInvocation(event, clock.now(), TIMING.functionTimeoutMs, { tickMs: TIMING.tickMs, handoverMarginMs: 1500 });
+        const s = await runLoop(deps, { ...plan, clusters: [CLUSTER], tickMs: TIMING.tickMs });
         this.log(`arbiter ${id} ended: ${s.status}, ${s.grants} grants`);
       } catch (err) {
         this.violate('processes-survive', `arbiter ${id} failed: ${String(err)}`);
@@ -932,13 +949,17 @@ class World {
           n.clientCutUntil = Math.max(n.clientCutUntil, end);
           return;
         case 'arbiter-restart': {
-          // Killed mid-step: a new invocation, with no memory, starts at once.
+          // Killed mid-step: a new invocation of the same schedule, with no memory, starts at once.
           for (const p of this.running()) this.sched.kill(p);
-          this.invokeArbiter(this.sched.now, true);
+          this.invokeArbiter(this.sched.now, { kind: 'scheduled', time: this.lastSchedule() });
           return;
         }
+        case 'arbiter-death':
+          // Killed mid-step, and nothing restarts it: an agent's wake or the next schedule takes over.
+          for (const p of this.running()) this.sched.kill(p);
+          return;
         case 'arbiter-duplicate':
-          this.invokeArbiter(this.sched.now, true);
+          this.invokeArbiter(this.sched.now, { kind: 'scheduled', time: this.lastSchedule() });
           return;
         case 'arbiter-delay':
           for (const p of this.running()) this.sched.stall(p, end);
@@ -957,6 +978,11 @@ class World {
           return;
       }
     });
+  }
+
+  /** The latest schedule time (virtual ms) at or before now. */
+  private lastSchedule(): number {
+    return Math.floor(this.sched.now / TIMING.schedulePeriodMs) * TIMING.schedulePeriodMs;
   }
 
   /** The invocations begun by now: a restart or a delay hits those, never the schedule's later ones. */
