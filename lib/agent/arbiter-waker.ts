@@ -1,7 +1,7 @@
 // Wakes the arbiter out of schedule: an asynchronous Lambda invocation of the
 // arbiter function with a `wake` event (lib/arbiter/events.ts). The node role
 // may invoke that one function only (infra/cluster-nodes.yml); the step
-// machine decides when, at most once a ttl.
+// machine decides when (lib/ha/agent-step.ts, wakeArbiter).
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { clusterPk, type ClusterId } from '../dcs/keys.js';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../local/dynamodb-local.js';

@@ -109,8 +109,8 @@ export interface AgentState {
   /** Synchronous standbys not settled yet: poll fast. */
   readonly syncPending: boolean;
   readonly shuttingDown: boolean;
-  /** When this agent last woke the arbiter, monotonic ms: at most once a ttl. */
-  readonly wokeArbiterAt: number | null;
+  /** The last wake of the arbiter (monotonic ms), for the leader item's version it found standing still, and the wait before the next. */
+  readonly wokeArbiter: { readonly version: number; readonly at: number; readonly nextMs: number } | null;
   /** The version this member's item has as its last heartbeat wrote it: a read may be older. */
   readonly ownVersion: number | null;
   /** The loop in progress; null between loops. */
@@ -174,7 +174,7 @@ export function initialAgentState(config: ClusterConfig): AgentState {
     leaderSeen: null,
     syncPending: false,
     shuttingDown: false,
-    wokeArbiterAt: null,
+    wokeArbiter: null,
     ownVersion: null,
     run: null,
   };
@@ -265,8 +265,11 @@ function onTick(d: Draft, p: AgentParams, e: Extract<AgentEvent, { type: 'tick' 
 /**
  * A leader item that has not changed for ttl + loop_wait is one the arbiter
  * should have judged by now (a healthy holder renews every loop_wait): ask it
- * for ticks out of schedule, at most once a ttl. Never while paused (nothing
- * to judge) nor by the holder of a lease it keeps.
+ * for ticks out of schedule. The first wake for a version comes at once; while
+ * the same version stands still, the next waits twice as long (ttl, 2 ttl, ...
+ * up to WAKE_BACKOFF_MAX_MS), so a cluster the arbiter cannot mend is not a
+ * stream of invocations. Never while paused (nothing to judge) nor by the
+ * holder of a lease it keeps.
  */
 function wakeArbiter(d: Draft, p: AgentParams, now: number, out: Effect[]): void {
   const l = d.snapshot?.leader ?? null;
@@ -275,11 +278,15 @@ function wakeArbiter(d: Draft, p: AgentParams, now: number, out: Effect[]): void
   const still = now - d.leaderSeen.at;
   const ttlMs = d.config.ttl * 1000;
   if (still <= ttlMs + d.config.loopWait * 1000) return;
-  if (d.wokeArbiterAt !== null && now - d.wokeArbiterAt < ttlMs) return;
-  d.wokeArbiterAt = now;
+  const last = d.wokeArbiter !== null && d.wokeArbiter.version === l.version ? d.wokeArbiter : null;
+  if (last !== null && now - last.at < last.nextMs) return;
+  d.wokeArbiter = { version: l.version, at: now, nextMs: last === null ? ttlMs : Math.min(last.nextMs * 2, WAKE_BACKOFF_MAX_MS) };
   const reason = r('arbiter_wake', `the leader item (${l.holder}, term ${l.term}, ${l.phase}) has not changed for ${seconds(still)}: waking the arbiter`);
   out.push(log('warn', 'arbiter_wake', reason.text), { type: 'wakeArbiter', reason });
 }
+
+/** The longest wait between two wakes of the arbiter for one leader item standing still. */
+export const WAKE_BACKOFF_MAX_MS = 300_000;
 
 function onFenceDue(d: Draft, now: number, standbySignal: boolean, out: Effect[]): void {
   if (d.lease.term === null || d.lease.sentAt === null || d.fenceAt === null || now < d.fenceAt) return;

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { LocalState } from '../../lib/ha/agent.js';
-import { agentStep, initialAgentState, type AgentParams, type AgentState, type Effect, type Outcome, type PgReading } from '../../lib/ha/agent-step.js';
+import { agentStep, initialAgentState, WAKE_BACKOFF_MAX_MS, type AgentParams, type AgentState, type Effect, type Outcome, type PgReading } from '../../lib/ha/agent-step.js';
 import { isCall } from '../../lib/ha/agent-effects.js';
 import type { ClusterSnapshot } from '../../lib/dcs/store.js';
 import { config, initialize, leader, member, primary, snapshot } from './fixtures.js';
@@ -210,14 +210,17 @@ describe('agent step machine', () => {
   });
 
   // The leader item was first seen at T0 - stillMs; ttl 10 s, loop_wait 2 s.
-  const wakeCases: [string, { stillMs: number; wakes?: boolean; name?: string; leaderOf?: ClusterSnapshot; paused?: boolean; wokeAgoMs?: number }, boolean][] = [
+  const wakeCases: [string, { stillMs: number; wakes?: boolean; name?: string; paused?: boolean; wokeAgoMs?: number; wokeNextMs?: number; wokeVersion?: number }, boolean][] = [
     ['a leader item still past ttl + loop_wait wakes the arbiter', { stillMs: 12_500 }, true],
     ['a leader item renewed within ttl + loop_wait does not', { stillMs: 11_500 }, false],
     ['an agent with no function to invoke does not', { stillMs: 30_000, wakes: false }, false],
     ['a paused cluster does not', { stillMs: 30_000, paused: true }, false],
     ['the holder of the lease does not', { stillMs: 30_000, name: 'b' }, false],
     ['a woken arbiter is not woken again within a ttl', { stillMs: 30_000, wokeAgoMs: 9_000 }, false],
-    ['nor after a ttl if the item still stands still', { stillMs: 30_000, wokeAgoMs: 10_000 }, true],
+    ['but once a ttl has passed since', { stillMs: 30_000, wokeAgoMs: 10_000 }, true],
+    ['after three wakes for one version, not within 4 ttl of the last', { stillMs: 90_000, wokeAgoMs: 39_000, wokeNextMs: 40_000 }, false],
+    ['but after 4 ttl', { stillMs: 90_000, wokeAgoMs: 40_000, wokeNextMs: 40_000 }, true],
+    ['a wake for an older version does not hold back one for the current', { stillMs: 30_000, wokeAgoMs: 1_000, wokeVersion: 1 }, true],
   ];
   for (const [name, o, wakes] of wakeCases) {
     test(`arbiter wake: ${name}`, () => {
@@ -225,7 +228,7 @@ describe('agent step machine', () => {
       const snap = o.paused === true ? { ...holder, config: config({ paused: true }) } : holder;
       const state: Partial<AgentState> = {
         leaderSeen: { version: snap.leader?.version ?? 0, at: T0 - o.stillMs },
-        wokeArbiterAt: o.wokeAgoMs === undefined ? null : T0 - o.wokeAgoMs,
+        wokeArbiter: o.wokeAgoMs === undefined ? null : { version: o.wokeVersion ?? snap.leader?.version ?? 0, at: T0 - o.wokeAgoMs, nextMs: o.wokeNextMs ?? 10_000 },
         ...(o.paused === true ? { config: snap.config?.config } : {}),
       };
       // Act
@@ -233,7 +236,11 @@ describe('agent step machine', () => {
       // Assess
       const woke = r.effects.filter((e) => e.type === 'wakeArbiter');
       assert.equal(woke.length, wakes ? 1 : 0);
-      if (wakes) assert.equal(r.state.wokeArbiterAt, T0);
+      if (wakes) {
+        assert.equal(r.state.wokeArbiter?.at, T0);
+        const again = o.wokeAgoMs !== undefined && o.wokeVersion === undefined;
+        assert.equal(r.state.wokeArbiter?.nextMs, again ? Math.min((o.wokeNextMs ?? 10_000) * 2, WAKE_BACKOFF_MAX_MS) : 10_000, 'the wait doubles while one version stands still');
+      }
       for (const e of woke) assert.ok(e.type === 'wakeArbiter' && e.reason.code === 'arbiter_wake');
     });
   }
