@@ -12,10 +12,12 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { clusterLabel, type ClusterId } from '../dcs/keys.js';
-import type { MalformedEntry, Store } from '../dcs/store.js';
+import type { ClusterSnapshot, MalformedEntry, Store } from '../dcs/store.js';
 import { describeMalformed } from '../dcs/snapshot.js';
 import { agentStep, initialAgentState, type AgentEvent, type AgentParams, type AgentState, type CallEffect, type Effect } from '../ha/agent-step.js';
 import { isCall } from '../ha/agent-effects.js';
+import type { ReadKind } from '../ha/head-read.js';
+import { loopRead } from './loop-read.js';
 import type { PostgresNode } from '../postgres/node.js';
 import { bootstrapClusterConfig, splitHostPort, type AgentConfig } from './config.js';
 import { execute, slotName, toReading, type EffectDeps } from './effects.js';
@@ -75,6 +77,8 @@ export class Agent {
   private malformedSeen = new Set<string>();
   private malformed: readonly MalformedEntry[] = [];
   private storeErrors = 0;
+  /** Loop reads sent since start: of the whole partition, and of its head alone. */
+  private readonly reads = { cluster: 0, head: 0 };
   /** The detached heartbeat in flight, if any. */
   private beating: Promise<void> | undefined;
 
@@ -183,15 +187,10 @@ export class Agent {
     // A shutdown's last heartbeat goes by the version the one in flight writes.
     if (this.shuttingDown) await this.beating;
     const startedAt = this.mono();
-    let snapshot = null;
-    try {
-      snapshot = await store.readCluster(this.cluster, { timeoutMs: this.state.config.retryTimeout * 1000 });
-    } catch (err) {
-      log.warn(`cannot read the cluster: ${(err as Error).message}`);
-    }
+    const { snapshot, read } = await this.read(startedAt);
     this.reportMalformed(snapshot?.malformed ?? []);
     const reading = await readLocal(pg, snapshot?.members ?? []);
-    let effects = this.step({ type: 'tick', now: this.mono(), startedAt, snapshot, local: reading.state, status: toReading(reading.status), shuttingDown: this.shuttingDown });
+    let effects = this.step({ type: 'tick', now: this.mono(), startedAt, snapshot, read, local: reading.state, status: toReading(reading.status), shuttingDown: this.shuttingDown });
     for (;;) {
       let call: CallEffect | null = null;
       for (const e of effects) {
@@ -206,6 +205,18 @@ export class Agent {
       if (call === null) return Math.min(this.params.fastPollMs, this.state.config.loopWait * 1000);
       const outcome = await execute(this.effects, call);
       effects = this.step({ type: 'result', now: this.mono(), outcome });
+    }
+  }
+
+  /** The loop's read of the store (loop-read.ts); a null snapshot when the store cannot be read. */
+  private async read(startedAt: number): Promise<{ snapshot: ClusterSnapshot | null; read: ReadKind }> {
+    try {
+      const r = await loopRead(this.deps.store, this.cluster, this.state, startedAt, { timeoutMs: this.state.config.retryTimeout * 1000 });
+      for (const k of r.sent) this.reads[k] += 1;
+      return r;
+    } catch (err) {
+      this.deps.log.warn(`cannot read the cluster: ${(err as Error).message}`);
+      return { snapshot: null, read: 'cluster' };
     }
   }
 
@@ -318,6 +329,7 @@ export class Agent {
       failsafeActive: st.failsafeActive,
       failsafePromise: st.promise === null ? null : { holder: st.promise.holder, term: st.promise.term, leftMs: Math.max(0, st.promise.until - this.mono()) },
       storeErrors: this.storeErrors,
+      storeReads: { ...this.reads },
     };
   }
 

@@ -41,6 +41,7 @@ export function patroniJson(s: AgentStatus): Record<string, unknown> {
     demoting: s.demoting,
     ...(s.failsafePromise ? { failsafe_promise: { holder: s.failsafePromise.holder, term: s.failsafePromise.term, left_ms: Math.round(s.failsafePromise.leftMs) } } : {}),
     ...(s.storeErrors !== undefined ? { store_errors: s.storeErrors } : {}),
+    ...(s.storeReads !== undefined ? { store_reads: { cluster: s.storeReads.cluster, head: s.storeReads.head } } : {}),
     ...(s.malformedItems !== undefined && s.malformedItems.length > 0 ? { malformed_items: s.malformedItems } : {}),
   };
   return body;

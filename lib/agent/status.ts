@@ -43,6 +43,8 @@ export interface AgentStatus {
   readonly failsafePromise?: { readonly holder: string; readonly term: number; readonly leftMs: number } | null;
   /** Store calls of this agent that failed since it started. */
   readonly storeErrors?: number;
+  /** Loop reads since it started: of the whole partition, and of its head alone (a replica following a healthy leader). */
+  readonly storeReads?: { readonly cluster: number; readonly head: number };
 }
 
 /** The cluster as the agent last read it, for GET /cluster. */

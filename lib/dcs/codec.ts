@@ -17,7 +17,7 @@ import {
   type MemberItem,
 } from './items.js';
 import { clusterLabel, HISTORY_PREFIX, historySk, MEMBER_PREFIX, SK, type ClusterId } from './keys.js';
-import type { ClusterSnapshot, Grant, HistoryRead, ItemKind, MalformedEntry } from './store.js';
+import type { ClusterHead, ClusterSnapshot, Grant, HistoryRead, ItemKind, MalformedEntry } from './store.js';
 
 export function deepFreeze<T>(value: T): T {
   if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
@@ -113,6 +113,13 @@ export function buildSnapshot(c: ClusterId, rows: Iterable<{ sk: string; item: u
   members.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   malformed.sort(byKey);
   return deepFreeze({ cluster: { ...c }, ...singles, members, malformed });
+}
+
+/** The head of a partition (rows whose sort key sorts below `member#`), malformed items listed. */
+export function buildHead(c: ClusterId, rows: Iterable<{ sk: string; item: unknown }>): ClusterHead {
+  const below = [...rows].filter((r) => r.sk < MEMBER_PREFIX);
+  const { members: _m, sync: _s, ...head } = buildSnapshot(c, below);
+  return Object.freeze(head);
 }
 
 /** Builds the history read of the history partition's rows: by term ascending, malformed rows listed. */

@@ -17,7 +17,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import type { z } from 'zod';
-import { buildHistory, buildSnapshot, deepFreeze, grantItems, parseItem, validateWrite } from './codec.js';
+import { buildHead, buildHistory, buildSnapshot, deepFreeze, grantItems, parseItem, validateWrite } from './codec.js';
 import {
   absent,
   and,
@@ -71,9 +71,9 @@ import {
   type MemberItem,
   type SyncItem,
 } from './items.js';
-import { clusterPk, historyPk, historySk, memberSk, parseClusterPk, SK, type ClusterId } from './keys.js';
+import { clusterPk, historyPk, historySk, MEMBER_PREFIX, memberSk, parseClusterPk, SK, type ClusterId } from './keys.js';
 import { DEFAULT_RETRY, isRetryable, withRetry, type RetryPolicy } from './retry.js';
-import type { CallOptions, ClusterSnapshot, Grant, HistoryRead, Store, WriteResult } from './store.js';
+import type { CallOptions, ClusterHead, ClusterSnapshot, Grant, HistoryRead, Store, WriteResult } from './store.js';
 
 export type DynamoDbApi = Pick<DynamoDBClient, 'send'>;
 
@@ -229,7 +229,8 @@ export class DynamoDbStore implements Store {
     }
   }
 
-  private async queryPartition(operation: string, pk: string, o?: CallOptions, keysOnly = false): Promise<Row[]> {
+  /** Every row of partition `pk` (with `below`: those whose sort key sorts below it), following pages. */
+  private async queryPartition(operation: string, pk: string, o?: CallOptions, keysOnly = false, below?: string): Promise<Row[]> {
     const rows: Row[] = [];
     let start: Row | undefined;
     do {
@@ -237,9 +238,9 @@ export class DynamoDbStore implements Store {
         this.client.send(
           new QueryCommand({
             TableName: this.table,
-            KeyConditionExpression: '#pk = :pk',
-            ExpressionAttributeNames: { '#pk': 'pk', ...(keysOnly ? { '#sk': 'sk' } : {}) },
-            ExpressionAttributeValues: marshall({ ':pk': pk }),
+            KeyConditionExpression: below === undefined ? '#pk = :pk' : '#pk = :pk AND #sk < :below',
+            ExpressionAttributeNames: { '#pk': 'pk', ...(keysOnly || below !== undefined ? { '#sk': 'sk' } : {}) },
+            ExpressionAttributeValues: marshall({ ':pk': pk, ...(below === undefined ? {} : { ':below': below }) }),
             ...(keysOnly ? { ProjectionExpression: '#pk, #sk' } : {}),
             ConsistentRead: true,
             ExclusiveStartKey: start,
@@ -256,6 +257,17 @@ export class DynamoDbStore implements Store {
   async readCluster(c: ClusterId, o?: CallOptions): Promise<ClusterSnapshot> {
     const rows = await this.queryPartition('readCluster', clusterPk(c), o);
     return buildSnapshot(
+      c,
+      rows.map((r) => {
+        const item = unmarshall(r);
+        return { sk: String(item.sk), item };
+      }),
+    );
+  }
+
+  async readHead(c: ClusterId, o?: CallOptions): Promise<ClusterHead> {
+    const rows = await this.queryPartition('readHead', clusterPk(c), o, false, MEMBER_PREFIX);
+    return buildHead(
       c,
       rows.map((r) => {
         const item = unmarshall(r);

@@ -3,7 +3,7 @@
 // Items are kept as plain data and parsed on every read, as DynamoDB's are.
 import { isDeepStrictEqual } from 'node:util';
 import type { z } from 'zod';
-import { buildHistory, buildSnapshot, deepFreeze, grantItems, parseItem, validateWrite } from './codec.js';
+import { buildHead, buildHistory, buildSnapshot, deepFreeze, grantItems, parseItem, validateWrite } from './codec.js';
 import { ENDPOINT_SHAPE, HISTORY_SHAPE, hasShape, LEADER_SHAPE, type Shape } from './conditions.js';
 import { StoreInvariantError, StoreUnavailableError } from './errors.js';
 import {
@@ -38,7 +38,7 @@ import {
   type SyncState,
 } from './items.js';
 import { clusterPk, historyPk, historySk, memberSk, parseClusterPk, SK, type ClusterId } from './keys.js';
-import type { CallOptions, ClusterSnapshot, Grant, HistoryRead, Store, WriteResult } from './store.js';
+import type { CallOptions, ClusterHead, ClusterSnapshot, Grant, HistoryRead, Store, WriteResult } from './store.js';
 
 type Raw = Record<string, unknown>;
 /** Built once: zod compiles a schema on first use. */
@@ -153,6 +153,12 @@ export class MemoryStore implements Store {
     this.check('readCluster', 'reads');
     const rows = [...(this.partitions.get(clusterPk(c)) ?? new Map<string, Raw>())].map(([sk, item]) => ({ sk, item }));
     return buildSnapshot(c, rows);
+  }
+
+  async readHead(c: ClusterId, _o?: CallOptions): Promise<ClusterHead> {
+    this.check('readHead', 'reads');
+    const rows = [...(this.partitions.get(clusterPk(c)) ?? new Map<string, Raw>())].map(([sk, item]) => ({ sk, item }));
+    return buildHead(c, rows);
   }
 
   async initialize(

@@ -86,6 +86,15 @@ export interface ClusterSnapshot {
   readonly malformed: readonly MalformedEntry[];
 }
 
+/**
+ * The partition's items that sort before the members (`arbiter`, `config`,
+ * `endpoint`, `failover`, `initialize`, `leader`), read at one instant: what a
+ * replica following a healthy leader needs each loop. Malformed ones are set
+ * aside and listed, as in ClusterSnapshot. Its cost does not grow with the
+ * number of members.
+ */
+export type ClusterHead = Omit<ClusterSnapshot, 'members' | 'sync'>;
+
 /** The history partition: well-formed rows by term ascending, and the rows set aside. */
 export interface HistoryRead {
   readonly rows: readonly HistoryItem[];
@@ -154,6 +163,9 @@ export interface CallOptions {
 export interface Store {
   /** One strongly consistent Query of the cluster's partition. */
   readCluster(c: ClusterId, o?: CallOptions): Promise<ClusterSnapshot>;
+
+  /** One strongly consistent Query of the partition's sort keys below `member#` (ClusterHead). */
+  readHead(c: ClusterId, o?: CallOptions): Promise<ClusterHead>;
 
   /**
    * The bootstrap race. Condition: `expectedVersion` null (the default): no

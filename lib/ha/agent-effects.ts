@@ -31,6 +31,8 @@ export type AgentEvent =
       /** When this loop's store read was sent (monotonic ms); `now` when absent. The next loop starts loop_wait after it. */
       readonly startedAt?: number;
       readonly snapshot: ClusterSnapshot | null;
+      /** `head`: the snapshot is the last full read with a head read merged in (head-read.ts); absent: a full read. */
+      readonly read?: 'cluster' | 'head';
       readonly local: LocalState;
       readonly status: PgReading | null;
       readonly shuttingDown: boolean;

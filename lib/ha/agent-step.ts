@@ -113,6 +113,10 @@ export interface AgentState {
   readonly wokeArbiter: { readonly version: number; readonly at: number; readonly nextMs: number } | null;
   /** The version this member's item has as its last heartbeat wrote it: a read may be older. */
   readonly ownVersion: number | null;
+  /** When the last full read of the partition was sent (monotonic ms); head reads stand on it (head-read.ts). */
+  readonly fullReadAt: number | null;
+  /** The last loop found a replica streaming from a healthy leader: the next may read the head only. */
+  readonly headReads: boolean;
   /** The loop in progress; null between loops. */
   readonly run: Run | null;
 }
@@ -158,6 +162,8 @@ export function initialAgentState(config: ClusterConfig): AgentState {
     snapshot: null,
     known: null,
     membersSeen: {},
+    fullReadAt: null,
+    headReads: false,
     failsafe: { term: null, acked: null, pending: [] },
     failsafeActive: false,
     promise: null,
@@ -228,6 +234,7 @@ function onTick(d: Draft, p: AgentParams, e: Extract<AgentEvent, { type: 'tick' 
   d.startedAt ??= e.now;
   if (e.snapshot !== null) {
     d.known = e.snapshot;
+    if (e.read !== 'head') d.fullReadAt = Math.min(e.startedAt ?? e.now, e.now);
     d.membersSeen = seenAt(d.membersSeen, e.snapshot, e.now);
     if (d.failsafeActive) out.push(log('info', 'failsafe_ended', 'the store is reachable again: leasing resumes'));
     d.failsafeActive = false;
@@ -258,6 +265,7 @@ function onTick(d: Draft, p: AgentParams, e: Extract<AgentEvent, { type: 'tick' 
     safetyMarginMs: p.safetyMarginMs,
     failsafeReady: failsafeReady(d),
   });
+  d.headReads = e.snapshot !== null && !blind && decision.code === 'replica_of_the_leader' && d.promise === null && !d.shuttingDown && !d.failsafeActive;
   d.run = { startedAt: Math.min(e.startedAt ?? e.now, e.now), situation: decision.situation, actions: decision.actions, index: 0, step: 'begin', data: {}, awaiting: null };
   drive(d, p, e.now, out, null);
 }

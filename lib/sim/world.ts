@@ -13,6 +13,8 @@ import { planInvocation, type ArbiterEvent } from '../arbiter/events.js';
 import type { MoverCache } from '../arbiter/movers.js';
 import type { EndpointMover } from '../endpoint/mover.js';
 import { storeOutcome } from '../agent/effects.js';
+import { loopRead } from '../agent/loop-read.js';
+import type { ReadKind } from '../ha/head-read.js';
 import { agentStep, initialAgentState, type AgentParams, type AgentState, type CallEffect, type Effect, type Outcome, type PgReading } from '../ha/agent-step.js';
 import { isCall } from '../ha/agent-effects.js';
 import type { LocalState } from '../ha/agent.js';
@@ -322,7 +324,7 @@ class World {
     const r = result as { ok?: boolean; item?: Record<string, unknown>; leader?: { term: number } | null; endpoint?: { term: number } | null } | null;
     let term: number | undefined;
     let endpointTerm: number | undefined;
-    if (op === 'readCluster') {
+    if (op === 'readCluster' || op === 'readHead') {
       term = r?.leader?.term;
       endpointTerm = r?.endpoint?.term;
     } else if (r?.ok === true && r.item !== undefined) {
@@ -387,13 +389,14 @@ class World {
     for (;;) {
       const startedAt = this.mono(n);
       let snapshot = null;
+      let read: ReadKind = 'cluster';
       try {
-        snapshot = await store.readCluster(CLUSTER, { timeoutMs: 4000 });
+        ({ snapshot, read } = await loopRead(store, CLUSTER, n.state, startedAt, { timeoutMs: 4000 }));
       } catch {
         snapshot = null;
       }
       await this.sched.sleep(proc, 1);
-      let effects = step({ type: 'tick', now: this.mono(n), startedAt, snapshot, local: this.localOf(n), status: this.statusOf(n), shuttingDown: false });
+      let effects = step({ type: 'tick', now: this.mono(n), startedAt, snapshot, read, local: this.localOf(n), status: this.statusOf(n), shuttingDown: false });
       let delay: number | null = null;
       while (delay === null) {
         let call: CallEffect | null = null;

@@ -114,6 +114,46 @@ export function storeContract(name: string, make: () => Promise<ContractSubject>
       });
     });
 
+    describe('readHead', () => {
+      test('reads the singletons that sort before the members, and neither members nor sync', async () => {
+        // Prepare
+        const { store } = await subject();
+        const c = newCluster();
+        await store.initialize(c, { systemId: '7300000000000000001', initializedBy: 'a' });
+        await store.putConfig(c, config({ paused: true }), null);
+        for (const n of ['a', 'b', 'c', 'd', 'e']) await store.heartbeat(c, member(n), null);
+        await store.grantLeader(c, grant('a', null));
+        await store.setFailover(c, { kind: 'switchover', from: 'a', to: 'b', requestedAt: 1, requestedBy: 't' }, null);
+        await store.putSync(c, { leader: 'a', term: 1, standbys: ['b'] }, null);
+        await store.putArbiter(c, { owner: 'arb', leaseExpiresAt: 10, leader: null, members: {} }, null);
+        await store.recordEndpoint(c, { member: 'a', term: 1, target: 'eni-1', movedAt: 5 });
+        const whole = await store.readCluster(c);
+        // Act
+        const head = await store.readHead(c);
+        // Assess
+        const { members: _m, sync: _s, ...expected } = whole;
+        assert.deepEqual(head, expected);
+        assert.equal('members' in head || 'sync' in head, false);
+        assert.ok(Object.isFrozen(head) && Object.isFrozen(head.leader));
+      });
+
+      test('sets a malformed head item aside and lists it; a malformed member is not read', async () => {
+        // Prepare
+        const { store, putRaw } = await subject();
+        const c = newCluster();
+        await store.putConfig(c, config(), null);
+        await store.grantLeader(c, grant('a', null));
+        await putRaw({ pk: clusterPk(c), sk: 'leader' }, { holder: 'a', term: 1, lastLsn: 1, timeline: 1, previous: null, reason: 'x', phase: 'reigning', version: 3 });
+        await putRaw({ pk: clusterPk(c), sk: memberSk('ghost') }, { ...member('ghost'), lsn: 'lots', version: 1 });
+        // Act
+        const head = await store.readHead(c);
+        // Assess
+        assert.equal(head.leader, null);
+        assert.deepEqual(head.malformed.map((e) => [e.key, e.field]), [['leader', 'phase']]);
+        assert.equal(head.config?.version, 1);
+      });
+    });
+
     describe('initialize', () => {
       test('the first writer wins and the second gets the winner back', async () => {
         // Prepare
