@@ -10,6 +10,7 @@
 //   so a stalled loop cannot keep PostgreSQL writable past its lease.
 // - /primary answers 503 from the moment any demotion starts.
 import { existsSync } from 'node:fs';
+import { totalmem } from 'node:os';
 import { join } from 'node:path';
 import { clusterLabel, type ClusterId } from '../dcs/keys.js';
 import type { ClusterSnapshot, MalformedEntry, Store } from '../dcs/store.js';
@@ -28,6 +29,8 @@ import { callFailsafe } from './failsafe-client.js';
 import type { MutationResult } from './api.js';
 import type { FailsafeBody } from './api-body.js';
 import type { ArbiterWaker } from './arbiter-waker.js';
+import { ParameterSync } from './parameters.js';
+import type { NodeStatus } from '../postgres/status.js';
 
 export { slotName };
 
@@ -81,6 +84,10 @@ export class Agent {
   private readonly reads = { cluster: 0, head: 0 };
   /** The detached heartbeat in flight, if any. */
   private beating: Promise<void> | undefined;
+  private readonly parameters: ParameterSync;
+  /** The local server's last status: what the heartbeat says of its version and pending restart. */
+  private lastPg: NodeStatus | null = null;
+  private readonly memoryBytes = totalmem();
 
   constructor(
     readonly settings: AgentConfig,
@@ -119,11 +126,16 @@ export class Agent {
         connUrl: this.connUrl,
         apiUrl: this.apiUrl,
         storeErrors: this.storeErrors,
+        memoryBytes: this.memoryBytes,
+        ...(this.lastPg !== null ? { serverVersion: this.lastPg.serverVersion, pendingRestart: [...this.lastPg.pendingRestart] } : {}),
+        ...(this.lastPg?.inRecovery === true ? { receiver: this.lastPg.walReceiver?.status ?? 'none' } : {}),
+        ...(this.parameters.problems.length > 0 ? { parameterProblems: this.parameters.problems.map((p) => p.message) } : {}),
         ...(settings.aws.instance_id !== undefined ? { instanceId: settings.aws.instance_id } : {}),
         ...(settings.aws.network_interface_id !== undefined ? { networkInterfaceId: settings.aws.network_interface_id } : {}),
         ...(settings.aws.private_ip !== undefined ? { privateIp: settings.aws.private_ip } : {}),
       }),
     };
+    this.parameters = new ParameterSync(deps.pg, { info: (m) => deps.log.info(m), warn: (m) => deps.log.warn(m) }, this.memoryBytes);
     this.lastLoopAt = this.mono();
   }
 
@@ -189,7 +201,10 @@ export class Agent {
     const startedAt = this.mono();
     const { snapshot, read } = await this.read(startedAt);
     this.reportMalformed(snapshot?.malformed ?? []);
+    // A malformed or absent config item leaves the last one read in force.
+    await this.parameters.sync(snapshot?.config?.config.postgresql.parameters ?? this.state.config.postgresql.parameters);
     const reading = await readLocal(pg, snapshot?.members ?? []);
+    this.lastPg = reading.status;
     let effects = this.step({ type: 'tick', now: this.mono(), startedAt, snapshot, read, local: reading.state, status: toReading(reading.status), shuttingDown: this.shuttingDown });
     for (;;) {
       let call: CallEffect | null = null;
@@ -318,7 +333,9 @@ export class Agent {
       term: leader?.term ?? null,
       paused: st.config.paused,
       systemId: s?.systemId ?? local.systemId,
-      serverVersion: 150000,
+      serverVersion: this.lastPg?.serverVersion ?? null,
+      pendingRestart: this.lastPg?.pendingRestart ?? [],
+      parameterProblems: this.parameters.problems.map((p) => p.message),
       tags: this.tags,
       lastLoopAt: this.lastLoopAt,
       loopWaitMs: st.config.loopWait * 1000,

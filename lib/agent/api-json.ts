@@ -25,6 +25,8 @@ export function patroniJson(s: AgentStatus): Record<string, unknown> {
     body['xlog'] = { received_location: s.lsn, replayed_location: s.replayLsn };
   }
   if (s.role === 'replica' && s.syncStandby) body['sync_standby'] = true;
+  // Patroni's key: present only while a restart would apply a changed setting.
+  if (s.pendingRestart.length > 0) body['pending_restart'] = true;
   body['cluster_unlocked'] = s.leader === null;
   body['pause'] = s.paused;
   // Patroni's key: present only while the role is held by failsafe.
@@ -43,6 +45,8 @@ export function patroniJson(s: AgentStatus): Record<string, unknown> {
     ...(s.storeErrors !== undefined ? { store_errors: s.storeErrors } : {}),
     ...(s.storeReads !== undefined ? { store_reads: { cluster: s.storeReads.cluster, head: s.storeReads.head } } : {}),
     ...(s.malformedItems !== undefined && s.malformedItems.length > 0 ? { malformed_items: s.malformedItems } : {}),
+    ...(s.pendingRestart.length > 0 ? { pending_restart: [...s.pendingRestart] } : {}),
+    ...(s.parameterProblems.length > 0 ? { parameter_problems: [...s.parameterProblems] } : {}),
   };
   return body;
 }

@@ -28,6 +28,10 @@ export interface AgentStatus {
   readonly paused: boolean;
   readonly systemId: string | null;
   readonly serverVersion: number | null;
+  /** Parameters whose new value waits for a restart (pg_settings.pending_restart). */
+  readonly pendingRestart: readonly string[];
+  /** Cluster-wide parameters set aside, not written, with why. */
+  readonly parameterProblems: readonly string[];
   readonly tags: MemberTags;
   /** Monotonic ms of the end of the last completed loop, and the loop period. */
   readonly lastLoopAt: number;

@@ -20,6 +20,10 @@ export interface MemberRow {
   readonly lagMb: number | null;
   /** The member's WAL position is unknown while a leader exists. */
   readonly lagUnknown: boolean;
+  /** Settings whose new value waits for a restart of this member. */
+  readonly pendingRestart: readonly string[];
+  /** Tags that differ from the defaults, in Patroni's names. */
+  readonly tags: Readonly<Record<string, boolean | number>>;
 }
 
 export const MEMBER_COLUMNS: readonly Column[] = [
@@ -30,6 +34,14 @@ export const MEMBER_COLUMNS: readonly Column[] = [
   { header: 'TL', align: 'right' },
   { header: 'Lag in MB', align: 'right' },
 ];
+
+/** The columns for `rows`: Pending restart and Tags only when some member has them, as in patronictl. */
+export function memberColumns(rows: readonly MemberRow[]): Column[] {
+  const cols: Column[] = [...MEMBER_COLUMNS];
+  if (rows.some((r) => r.pendingRestart.length > 0)) cols.push({ header: 'Pending restart' });
+  if (rows.some((r) => Object.keys(r.tags).length > 0)) cols.push({ header: 'Tags' });
+  return cols;
+}
 
 /** The cluster's snapshot; a cluster with no item at all is most likely a wrong --cluster or --table. */
 export async function readExistingCluster(ctx: CommandContext): Promise<ClusterSnapshot> {
@@ -63,7 +75,9 @@ function roleOf(m: MemberItem, snap: ClusterSnapshot, leader: LeaderItem | null)
  * be gone (the arbiter judges this by its own clock, not by this one).
  */
 function stateOf(m: MemberItem, role: MemberRow['role'], now: number, ttlMs: number): string {
-  const state = m.state === 'running' && (role === 'Replica' || role === 'Sync Standby') ? 'streaming' : m.state;
+  const replica = m.state === 'running' && (role === 'Replica' || role === 'Sync Standby');
+  // An agent that does not report its WAL receiver is taken at its word that a running replica streams.
+  const state = replica ? (m.receiver === undefined || m.receiver === 'streaming' ? 'streaming' : `not streaming (receiver ${m.receiver})`) : m.state;
   const age = now - m.heartbeatAt;
   return age >= ttlMs ? `${state} (heartbeat ${seconds(age)} s ago)` : state;
 }
@@ -83,15 +97,30 @@ export function memberRow(m: MemberItem, snap: ClusterSnapshot, now: number): Me
     timeline: m.timeline,
     lagMb: lag,
     lagUnknown,
+    pendingRestart: m.pendingRestart ?? [],
+    tags: changedTags(m),
   };
+}
+
+function changedTags(m: MemberItem): Record<string, boolean | number> {
+  const out: Record<string, boolean | number> = {};
+  if (m.tags.nofailover) out['nofailover'] = true;
+  if (m.tags.failoverPriority !== 1) out['failover_priority'] = m.tags.failoverPriority;
+  if (m.tags.nosync) out['nosync'] = true;
+  if (m.tags.noloadbalance) out['noloadbalance'] = true;
+  return out;
 }
 
 export function memberRows(snap: ClusterSnapshot, now: number): MemberRow[] {
   return snap.members.map((m) => memberRow(m, snap, now));
 }
 
-export function tableCells(r: MemberRow, name = r.member): string[] {
-  return [name, r.host, r.role, r.state, String(r.timeline), r.lagUnknown ? 'unknown' : r.lagMb === null ? '' : String(r.lagMb)];
+/** The cells of a row under `columns` (memberColumns). */
+export function tableCells(r: MemberRow, name = r.member, columns: readonly Column[] = MEMBER_COLUMNS): string[] {
+  const cells = [name, r.host, r.role, r.state, String(r.timeline), r.lagUnknown ? 'unknown' : r.lagMb === null ? '' : String(r.lagMb)];
+  if (columns.some((c) => c.header === 'Pending restart')) cells.push(r.pendingRestart.length > 0 ? `* ${r.pendingRestart.join(', ')}` : '');
+  if (columns.some((c) => c.header === 'Tags')) cells.push(Object.entries(r.tags).map(([k, v]) => `${k}: ${v}`).join(', '));
+  return cells;
 }
 
 /** "+ Cluster: orders (7312345678901234567) " */
@@ -132,7 +161,8 @@ export function footer(snap: ClusterSnapshot): string[] {
  * The JSON of `list` (and `topology`), a stable shape:
  * { cluster: "<namespace>/<scope>", systemId: string | null, paused: boolean,
  *   leader: { name, term, phase } | null,
- *   members: [{ Cluster, Member, Host, Role, State, TL, "Lag in MB": number | null }],
+ *   members: [{ Cluster, Member, Host, Role, State, TL, "Lag in MB": number | null,
+ *               "Pending restart": string[], Tags: { name: value } (non-default tags) }],
  *   failover: { kind, from, to, scheduledAt, requestedAt, requestedBy } | null }
  * Times are ISO 8601; from/to/scheduledAt are null when not set. The leader
  * is null when no member holds the lease (absent or released).
@@ -153,6 +183,8 @@ export function clusterJson(snap: ClusterSnapshot, rows: readonly MemberRow[]): 
       State: r.state,
       TL: r.timeline,
       'Lag in MB': r.lagMb,
+      'Pending restart': [...r.pendingRestart],
+      Tags: { ...r.tags },
     })),
     failover:
       f === null

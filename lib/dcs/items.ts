@@ -152,6 +152,16 @@ export const memberStatusSchema = z.object({
   failsafe: z.object({ holder: memberNameSchema, term: z.number().int().min(1) }).optional(),
   /** Store calls of this agent that failed (unreachable, timed out) since it started. */
   storeErrors: z.number().int().min(0).optional(),
+  /** The node's memory, bytes: bounds what edit-config accepts for shared_buffers. */
+  memoryBytes: z.number().int().min(0).optional(),
+  /** A running replica's WAL receiver (pg_stat_wal_receiver.status), `none` when it has none. */
+  receiver: z.string().max(32).optional(),
+  /** server_version_num of the running server. */
+  serverVersion: z.number().int().min(0).optional(),
+  /** Parameters changed in the files whose new value waits for a restart. */
+  pendingRestart: z.array(z.string().max(200)).max(400).optional(),
+  /** Cluster-wide parameters this node refused to write, with why. */
+  parameterProblems: z.array(z.string().max(1000)).max(400).optional(),
   heartbeatAt: epochMs,
 });
 export type MemberStatus = z.infer<typeof memberStatusSchema>;

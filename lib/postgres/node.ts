@@ -8,7 +8,9 @@
 //   socket directory, cluster_name, replication settings, parameters) and
 //   pg_hba.conf are this node's, whatever the copied files said;
 // - a follower always has standby.signal before it can start.
+import { existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { withSession, type Session, type SessionOptions } from './client.js';
 import { binary, resolveNodeConfig, type PgNodeConfig, type PgNodeOptions } from './config.js';
@@ -41,6 +43,7 @@ import { buildConninfo, quoteIdent, quoteLiteral } from './quote.js';
 import { assertSlotName, createPhysicalSlot, dropSlot, listSlots, type SlotInfo } from './slots.js';
 import { queryReplication, queryStatus, type NodeStatus, type ReplicationRow } from './status.js';
 import { formatSyncStandbys, parseSyncStandbys, type SyncStandbys } from './sync-standbys.js';
+import type { ClusterParameters } from './settings.js';
 
 /** A server to stream from, clone from or rewind against. */
 export interface Upstream {
@@ -76,6 +79,8 @@ const POLL_MS = 10;
 export class PostgresNode {
   readonly config: PgNodeConfig;
   #runAs: Promise<OsUser | null> | undefined;
+  /** Cluster-wide parameters (already checked) written into every rewrite of the managed block. */
+  #cluster: ClusterParameters = {};
 
   constructor(options: PgNodeOptions) {
     this.config = resolveNodeConfig(options);
@@ -132,12 +137,27 @@ export class PostgresNode {
     } finally {
       if (pwfile) await rm(pwfile, { force: true });
     }
-    await writeNodeFiles(config, owner);
+    await writeNodeFiles(config, owner, this.#cluster);
   }
 
   /** Rewrites the node's block of postgresql.conf and pg_hba.conf (effective at the next start or reload). */
   async writeSettings(): Promise<void> {
-    await writeNodeFiles(this.config, await this.runAs());
+    await writeNodeFiles(this.config, await this.runAs(), this.#cluster);
+  }
+
+  /**
+   * Makes `cluster` the cluster-wide parameters of this node: rewrites the
+   * managed block and, when it changed and the server runs, reloads. A
+   * postmaster-context change then shows in status().pendingRestart until a
+   * restart applies it. True when the block changed.
+   */
+  async applyClusterParameters(cluster: ClusterParameters): Promise<boolean> {
+    this.#cluster = { ...cluster };
+    // Only a complete data directory is written to; initdb, clone and rewind write the block themselves.
+    if (!existsSync(join(this.config.dataDir, 'PG_VERSION')) || !existsSync(join(this.config.dataDir, 'postgresql.conf'))) return false;
+    const changed = await writeNodeFiles(this.config, await this.runAs(), this.#cluster);
+    if (changed && (await this.isRunning())) await this.query('SELECT pg_reload_conf()');
+    return changed;
   }
 
   /** Whether a postmaster runs on this data directory. */
@@ -271,8 +291,8 @@ export class PostgresNode {
     if (slot !== null) args.push(`--slot=${slot}`);
     if (options.noSync) args.push('--no-sync');
     await this.run('pg_basebackup', args, config.timeouts.basebackupMs, this.passwordEnv(config.auth.replicationPassword));
-    await writeNodeFiles(config, owner);
-    await dropCopiedAutoConf(config, owner);
+    await writeNodeFiles(config, owner, this.#cluster);
+    await dropCopiedAutoConf(config, owner, this.#cluster);
     await this.writeFollowFiles(this.primaryConninfo(source), slot);
     if (options.expectedSystemId !== undefined) await this.checkSystemId(options.expectedSystemId);
   }
@@ -317,8 +337,8 @@ export class PostgresNode {
       output = 'no rewind required: the target WAL ends at the fork point';
     }
     const owner = await this.runAs();
-    await writeNodeFiles(config, owner);
-    await dropCopiedAutoConf(config, owner);
+    await writeNodeFiles(config, owner, this.#cluster);
+    await dropCopiedAutoConf(config, owner, this.#cluster);
     await this.writeFollowFiles(this.primaryConninfo(source), slot);
     const rewound = !/no rewind required/.test(output);
     return { rewound, durationMs: performance.now() - started };

@@ -35,6 +35,10 @@ export interface NodeStatus {
   readonly systemId: string;
   readonly postmasterStartedAt: Date;
   readonly walReceiver: WalReceiverStatus | null;
+  /** server_version_num, e.g. 150018. */
+  readonly serverVersion: number;
+  /** Settings changed in the files whose new value waits for a restart (pg_settings.pending_restart). */
+  readonly pendingRestart: readonly string[];
 }
 
 export interface ReplicationRow {
@@ -66,7 +70,9 @@ SELECT pg_is_in_recovery() AS in_recovery,
        pg_postmaster_start_time() AS started_at,
        r.pid AS wr_pid, r.status AS wr_status, r.received_tli AS wr_tli, r.flushed_lsn AS wr_flushed_lsn,
        r.latest_end_lsn AS wr_latest_end_lsn, r.sender_host AS wr_sender_host, r.sender_port AS wr_sender_port,
-       r.slot_name AS wr_slot_name
+       r.slot_name AS wr_slot_name,
+       current_setting('server_version_num')::int AS server_version,
+       ARRAY(SELECT name FROM pg_settings WHERE pending_restart ORDER BY name) AS pending_restart
 FROM (SELECT 1) AS one LEFT JOIN pg_stat_wal_receiver AS r ON true`;
 
 type StatusRow = {
@@ -88,6 +94,8 @@ type StatusRow = {
   wr_sender_host: string | null;
   wr_sender_port: number | null;
   wr_slot_name: string | null;
+  server_version: number;
+  pending_restart: string[];
 };
 
 /** The timeline in a WAL file name: its first 8 hexadecimal digits. */
@@ -124,6 +132,8 @@ export function mapStatusRow(row: StatusRow): NodeStatus {
     systemId: row.system_id,
     postmasterStartedAt: row.started_at,
     walReceiver,
+    serverVersion: row.server_version,
+    pendingRestart: row.pending_restart,
   };
 }
 

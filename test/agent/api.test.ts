@@ -31,6 +31,8 @@ function primary(over: Partial<AgentStatus> = {}): AgentStatus {
     paused: false,
     systemId: '7268616322854375442',
     serverVersion: 160004,
+    pendingRestart: [],
+    parameterProblems: [],
     tags: TAGS,
     lastLoopAt: 100_000,
     loopWaitMs: 2_000,
@@ -408,6 +410,22 @@ describe('health API', () => {
     assert.equal(body['pause'], false);
     assert.deepEqual(body['patroni'], { version: 'pgfloat', scope: 'orders', name: 'node1' });
     assert.deepEqual(body['tags'], { nofailover: false, failover_priority: 1, nosync: false, noloadbalance: false });
+  });
+
+  test('/patroni says pending_restart, and pgfloat lists the settings and the parameters set aside', async (t) => {
+    // Prepare
+    const waiting = await startApi(t, primary({ pendingRestart: ['shared_buffers'], parameterProblems: ['work_mem=lots: expected a number'] }));
+    const settled = await startApi(t, primary());
+
+    // Act
+    const w = json(await call(waiting.port, 'GET', '/patroni'));
+    const s = json(await call(settled.port, 'GET', '/patroni'));
+
+    // Assess
+    assert.equal(w['pending_restart'], true);
+    assert.deepEqual((w['pgfloat'] as Record<string, unknown>)['pending_restart'], ['shared_buffers']);
+    assert.deepEqual((w['pgfloat'] as Record<string, unknown>)['parameter_problems'], ['work_mem=lots: expected a number']);
+    assert.equal('pending_restart' in s, false);
   });
 
   test('/patroni describes a replica with received and replayed positions, lag and sync state', async (t) => {

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { DEFAULT_CONFIG } from '../../lib/dcs/items.js';
-import { label, newCluster, openHarness, racingStore, run, type Harness } from './harness.js';
+import { label, newCluster, openHarness, racingStore, run, seedCluster, type Harness } from './harness.js';
 
 const DEFAULT_YAML = [
   'ttl: 10',
@@ -142,7 +142,7 @@ describe('pgfloat show-config and edit-config', () => {
     assert.ok(lines.includes('-ttl: 10') && lines.includes('+ttl: 30'), r.stdout);
     assert.ok(lines.includes('-  parameters: {}') && lines.includes('+    work_mem: 64MB'), r.stdout);
     assert.equal(lines.filter((l) => /^[-+][^-+]/.test(l)).length, 5, r.stdout);
-    assert.match(r.stdout, /Configuration of .* changed \(version 2\)\n$/);
+    assert.match(r.stdout, /Configuration of .* changed \(version 2\)\nwork_mem: applied by a reload on every member within a loop\n$/);
     assert.deepEqual(await h.store.getConfig(c), {
       config: { ...DEFAULT_CONFIG, ttl: 30, postgresql: { parameters: { work_mem: '64MB' } } },
       version: 2,
@@ -219,6 +219,49 @@ describe('pgfloat show-config and edit-config', () => {
       config: { ...DEFAULT_CONFIG, synchronousMode: true, postgresql: { parameters: { max_connections: 300 } } },
       version: 2,
     });
+  });
+
+  test('edit-config refuses a bad postgresql parameter, naming it and the fix, and writes nothing', async () => {
+    // Prepare
+    const c = newCluster();
+    await h.store.putConfig(c, DEFAULT_CONFIG, null);
+    // Act
+    const lots = await run(['edit-config', label(c), '--pg', 'work_mem=lots', '--force'], { store: h.store });
+    const hostile = await run(['edit-config', label(c), '--pg', 'foo bar; DROP TABLE x=1', '--force'], { store: h.store });
+    const owned = await run(['edit-config', label(c), '--pg', 'primary_conninfo=host=10.6.6.6', '--force'], { store: h.store });
+    const typo = await run(['edit-config', label(c), '--pg', 'shared_bufers=1GB', '--force'], { store: h.store });
+    // Assess
+    for (const r of [lots, hostile, owned, typo]) assert.equal(r.code, 1, r.stdout);
+    assert.match(lots.stderr, /invalid postgresql parameters, nothing written:\n {2}work_mem=lots: expected a number with an optional unit/);
+    assert.match(hostile.stderr, /foo bar; DROP TABLE x=1: is not a PostgreSQL parameter name/);
+    assert.match(owned.stderr, /primary_conninfo=host=10\.6\.6\.6: is written by pgfloat/);
+    assert.match(typo.stderr, /did you mean shared_buffers\?/);
+    assert.deepEqual(await h.store.getConfig(c), { config: DEFAULT_CONFIG, version: 1 });
+  });
+
+  test('edit-config refuses shared_buffers as large as the smallest member\'s memory', async () => {
+    // Prepare
+    const c = newCluster();
+    await seedCluster(h.store, c, { replicas: [{ name: 'b', memoryBytes: 2 * 1024 ** 3 }] });
+    // Act
+    const huge = await run(['edit-config', label(c), '--pg', 'shared_buffers=1TB', '--force'], { store: h.store });
+    const fits = await run(['edit-config', label(c), '--pg', 'shared_buffers=512MB', '--force'], { store: h.store });
+    // Assess
+    assert.equal(huge.code, 1);
+    assert.match(huge.stderr, /shared_buffers=1TB: 1024\.0 GiB is not less than the node's memory \(2\.0 GiB\)/);
+    assert.equal(fits.code, 0, fits.stderr);
+    assert.deepEqual((await h.store.getConfig(c))?.config.postgresql.parameters, { shared_buffers: '512MB' });
+  });
+
+  test('edit-config says which parameters a reload applies and which wait for a restart', async () => {
+    // Prepare
+    const c = newCluster();
+    // Act
+    const r = await run(['edit-config', label(c), '--pg', 'work_mem=64MB', '--pg', 'max_connections=200', '--force'], { store: h.store });
+    // Assess
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^work_mem: applied by a reload on every member within a loop$/m);
+    assert.match(r.stdout, /^max_connections: needs a restart of each member/m);
   });
 
   test('edit-config --file - reads the patch from stdin', async () => {

@@ -33,6 +33,25 @@ describe('pgfloat list and topology', () => {
     );
   });
 
+  test('Pending restart and Tags columns appear when a member has them; a replica not streaming says so', async () => {
+    // Prepare
+    const c = newCluster();
+    await seedCluster(h.store, c, {
+      replicas: [
+        { name: 'b', lsn: 100 * 1024 * 1024, pendingRestart: ['max_connections', 'shared_buffers'], receiver: 'streaming' },
+        { name: 'c', lsn: 100 * 1024 * 1024, tags: { nofailover: true, failoverPriority: 1, nosync: false, noloadbalance: false }, receiver: 'none' },
+      ],
+    });
+    // Act
+    const r = await run(['list', '--cluster', label(c)], { store: h.store });
+    // Assess
+    assert.equal(r.code, 0, r.stderr);
+    const lines = r.stdout.split('\n');
+    assert.match(lines[1] ?? '', /\| Member \| Host .*\| Lag in MB \| Pending restart\s+\| Tags\s+\|$/);
+    assert.match(r.stdout, /\| b .*\| streaming .*\| \* max_connections, shared_buffers \|/);
+    assert.match(r.stdout, /\| c .*\| not streaming \(receiver none\) .*\| nofailover: true\s+\|/);
+  });
+
   test('--json gives the cluster, its leader, every member with its lag, and no pending request', async () => {
     // Prepare
     const c = newCluster();
@@ -49,6 +68,8 @@ describe('pgfloat list and topology', () => {
       State,
       TL: 1,
       'Lag in MB': lag,
+      'Pending restart': [],
+      Tags: {},
     });
     assert.deepEqual(JSON.parse(r.stdout), {
       cluster: label(c),

@@ -11,6 +11,8 @@ import type { CommandContext } from '../context.js';
 import { RefusedError, UsageError } from '../errors.js';
 import { unifiedDiff } from '../diff.js';
 import { readConfig, writeConfig } from './config-item.js';
+import { applyBy, checkParameters } from '../../postgres/parameters.js';
+import type { ClusterConfig } from '../../dcs/items.js';
 
 export const showConfig: CommandSpec = {
   name: 'show-config',
@@ -100,6 +102,11 @@ export const editConfig: CommandSpec = {
     if (!validated.ok) {
       throw new RefusedError(`invalid config, nothing written:\n  ${validated.errors.join('\n  ')}`);
     }
+    const memoryBytes = await smallestMemory(ctx);
+    const checked = checkParameters(validated.config.postgresql.parameters, { source: 'cluster', ...(memoryBytes !== undefined ? { memoryBytes } : {}) });
+    if (checked.problems.length > 0) {
+      throw new RefusedError(`invalid postgresql parameters, nothing written:\n  ${checked.problems.map((p) => p.message).join('\n  ')}`);
+    }
     const oldText = renderYaml(before);
     const newText = renderYaml(toDocument(validated.config));
     const label = clusterLabel(ctx.cluster);
@@ -113,7 +120,28 @@ export const editConfig: CommandSpec = {
     await ctx.confirm(`Apply these changes to ${label}?`, force);
     const item = await writeConfig(ctx, validated.config, read, 'edit-config');
     ctx.say(`Configuration of ${label} changed (version ${item.version})`);
+    for (const line of applyNotes(read.config, item.config)) ctx.say(line);
     ctx.result({ changed: true, version: item.version, config: toDocument(item.config) });
     return 0;
   },
 };
+
+/** The least memory any member reported, bytes; undefined when none did. */
+async function smallestMemory(ctx: CommandContext): Promise<number | undefined> {
+  const snap = await ctx.store.readCluster(ctx.cluster);
+  const sizes = snap.members.map((m) => m.memoryBytes).filter((b): b is number => b !== undefined);
+  return sizes.length === 0 ? undefined : Math.min(...sizes);
+}
+
+/** How each changed parameter takes effect on the members. */
+function applyNotes(before: ClusterConfig, after: ClusterConfig): string[] {
+  const a = before.postgresql.parameters;
+  const b = after.postgresql.parameters;
+  const changed = [...new Set([...Object.keys(a), ...Object.keys(b)])].filter((k) => a[k] !== b[k]).sort();
+  const reload = changed.filter((k) => applyBy(k) === 'reload');
+  const restart = changed.filter((k) => applyBy(k) === 'restart');
+  const lines: string[] = [];
+  if (reload.length > 0) lines.push(`${reload.join(', ')}: applied by a reload on every member within a loop`);
+  if (restart.length > 0) lines.push(`${restart.join(', ')}: needs a restart of each member (shown under Pending restart in pgfloat list)`);
+  return lines;
+}

@@ -1,11 +1,11 @@
 // `pgfloat list`: the members of a cluster, patronictl style.
-import { clusterJson, readExistingCluster, footer, MEMBER_COLUMNS, memberRows, tableCells, tableTitle } from '../cluster-view.js';
+import { clusterJson, readExistingCluster, footer, memberColumns, memberRows, tableCells, tableTitle } from '../cluster-view.js';
 import type { CommandSpec } from '../command.js';
 import { renderTable } from '../table.js';
 
 export const list: CommandSpec = {
   name: 'list',
-  summary: 'the members, their role, state, timeline and lag',
+  summary: 'the members, their role, state, timeline, lag, pending restart and tags',
   synopsis: 'list [cluster]',
   help: [],
   options: {},
@@ -17,10 +17,11 @@ export const list: CommandSpec = {
       ctx.result(clusterJson(snap, rows));
       return 0;
     }
+    const columns = memberColumns(rows);
     const lines = [
       ...renderTable(
-        MEMBER_COLUMNS,
-        rows.map((r) => tableCells(r)),
+        columns,
+        rows.map((r) => tableCells(r, r.member, columns)),
         tableTitle(snap),
       ),
       ...footer(snap),

@@ -1,5 +1,5 @@
 // `pgfloat topology`: the leader, then the replicas that follow it, indented.
-import { clusterJson, readExistingCluster, currentLeader, footer, MEMBER_COLUMNS, memberRows, tableCells, tableTitle } from '../cluster-view.js';
+import { clusterJson, readExistingCluster, currentLeader, footer, memberColumns, memberRows, tableCells, tableTitle } from '../cluster-view.js';
 import type { CommandSpec } from '../command.js';
 import { renderTable } from '../table.js';
 
@@ -23,11 +23,12 @@ export const topology: CommandSpec = {
       ctx.result(clusterJson(snap, ordered));
       return 0;
     }
+    const columns = memberColumns(rows);
     const cells = [
-      ...head.map((r) => tableCells(r)),
-      ...rest.map((r) => tableCells(r, leader !== null && r.role !== 'Primary (no lease)' ? `+ ${r.member}` : r.member)),
+      ...head.map((r) => tableCells(r, r.member, columns)),
+      ...rest.map((r) => tableCells(r, leader !== null && r.role !== 'Primary (no lease)' ? `+ ${r.member}` : r.member, columns)),
     ];
-    ctx.say([...renderTable(MEMBER_COLUMNS, cells, tableTitle(snap)), ...footer(snap)].join('\n'));
+    ctx.say([...renderTable(columns, cells, tableTitle(snap)), ...footer(snap)].join('\n'));
     return 0;
   },
 };
