@@ -1,68 +1,137 @@
 // The agent's configuration file (YAML). Key names follow Patroni's where the
-// concept is the same. Errors name the key and the fix.
+// concept is the same. Every mapping is closed: an unknown key is an error, as
+// is a value out of its range. Errors name the key's YAML path and the fix.
 import { readFile } from 'node:fs/promises';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { clusterConfigSchema, endpointConfigSchema } from '../dcs/items.js';
+import { clusterConfigSchema, DEFAULT_CONFIG, endpointConfigSchema } from '../dcs/items.js';
 import { memberNameSchema, NAME_PATTERN, NAMESPACE_PATTERN } from '../dcs/keys.js';
+import { validate, yamlSyntaxMessage } from './config-errors.js';
 
-const hostPort = (what: string) =>
-  z.string().regex(/^(\[[0-9a-fA-F:]+\]|[^\s:]+):\d{1,5}$/, `${what}: write host:port, e.g. 10.0.1.10:5432`);
+const HOST_PORT = /^(\[[0-9a-fA-F:.]+\]|[^\s:[\]]+):(\d+)$/;
 
-const credentials = z.object({ username: z.string().min(1), password: z.string().default('') });
+/** host:port with a TCP port 1-65535; key is the YAML path, example a valid value. */
+const hostPort = (key: string, example: string) =>
+  z.string({ error: (iss) => (iss.input === undefined ? undefined : `${key}: write host:port, e.g. ${example}`) }).superRefine((s, ctx) => {
+    const m = HOST_PORT.exec(s);
+    if (m === null) {
+      ctx.addIssue({ code: 'custom', message: `${key}: write host:port, e.g. ${example}` });
+      return;
+    }
+    const port = Number(m[2]);
+    if (!(port >= 1 && port <= 65535)) {
+      ctx.addIssue({ code: 'custom', message: `${key}: port ${m[2]} is not a TCP port (1-65535), e.g. ${example}` });
+    }
+  });
 
-export const agentConfigSchema = z.object({
+const credentials = z.strictObject({
+  username: z.string().min(1, 'a role name, e.g. postgres'),
+  password: z.string().default(''),
+});
+
+// Unix socket paths are limited to 107 bytes; the longest this directory holds is "/.s.PGSQL.65535" (15).
+const SOCKET_DIR_MAX = 107 - '/.s.PGSQL.65535'.length;
+
+const pgParameter = z.union([z.string(), z.number(), z.boolean()], {
+  error: 'a string, number or boolean, e.g. shared_buffers: 1GB',
+});
+
+const [epNone, epElasticIp, epPrivateIp, epRoute53, epLocalProxy] = endpointConfigSchema.options;
+const ENDPOINT_KINDS = endpointConfigSchema.options.map((o) => o.shape.kind.value).join(', ');
+/** The store's endpoint config, each kind closed to the keys it declares. */
+const endpointSchema = z.discriminatedUnion(
+  'kind',
+  [epNone.strict(), epElasticIp.strict(), epPrivateIp.strict(), epRoute53.strict(), epLocalProxy.strict()],
+  { error: (iss) => (iss.code === 'invalid_union' ? `one of ${ENDPOINT_KINDS}, e.g. { kind: elastic-ip, allocationId: eipalloc-0123456789abcdef0 }` : undefined) },
+);
+
+const bootstrapDcs = z
+  .strictObject({
+    ttl: z.number().positive().optional(),
+    loop_wait: z.number().positive().optional(),
+    retry_timeout: z.number().positive().optional(),
+    maximum_lag_on_failover: z.number().int().min(0).optional(),
+    synchronous_mode: z.boolean().optional(),
+    synchronous_mode_strict: z.boolean().optional(),
+    synchronous_node_count: z.number().int().min(1).optional(),
+    failsafe_mode: z.boolean().optional(),
+    endpoint: endpointSchema.optional(),
+  })
+  .superRefine((d, ctx) => {
+    const ttl = d.ttl ?? DEFAULT_CONFIG.ttl;
+    const loopWait = d.loop_wait ?? DEFAULT_CONFIG.loopWait;
+    const retryTimeout = d.retry_timeout ?? DEFAULT_CONFIG.retryTimeout;
+    if (loopWait + 2 * retryTimeout > ttl) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['ttl'],
+        message: `ttl ${ttl} is less than loop_wait + 2 * retry_timeout (${loopWait} + 2 * ${retryTimeout}): raise ttl or lower loop_wait/retry_timeout`,
+      });
+    }
+  });
+
+export const agentConfigSchema = z.strictObject({
   scope: z.string().regex(NAME_PATTERN, 'scope: the cluster name, 1-63 of A-Z a-z 0-9 _ . -'),
   namespace: z.string().regex(NAMESPACE_PATTERN, 'namespace: 1-63 of A-Z a-z 0-9 _ . - /').default('pgfloat'),
   name: memberNameSchema,
-  dcs: z.object({
+  dcs: z.strictObject({
     table: z.string().regex(/^[A-Za-z0-9_.-]{3,255}$/, 'dcs.table: the DynamoDB table of the store'),
-    region: z.string().optional(),
+    region: z.string().min(1, 'dcs.region: an AWS region, e.g. eu-west-1').optional(),
     /** DynamoDB Local: http://127.0.0.1:8000 */
-    endpoint: z.url().optional(),
+    endpoint: z.url({ protocol: /^https?$/, error: 'dcs.endpoint: an http(s) URL, e.g. http://127.0.0.1:8000' }).optional(),
   }),
-  restapi: z.object({
-    listen: hostPort('restapi.listen'),
-    connect_address: hostPort('restapi.connect_address'),
+  restapi: z.strictObject({
+    listen: hostPort('restapi.listen', '0.0.0.0:8008'),
+    connect_address: hostPort('restapi.connect_address', '10.0.1.10:8008'),
     authentication: credentials.optional(),
   }),
-  postgresql: z.object({
+  postgresql: z.strictObject({
     data_dir: z.string().startsWith('/', 'postgresql.data_dir: an absolute path'),
     bin_dir: z.string().startsWith('/', 'postgresql.bin_dir: an absolute path').default('/usr/lib/postgresql/15/bin'),
-    listen: hostPort('postgresql.listen'),
-    connect_address: hostPort('postgresql.connect_address'),
-    /** Unix socket directory (short: socket paths are limited to 107 bytes). */
-    socket_dir: z.string().optional(),
+    listen: hostPort('postgresql.listen', '10.0.1.10:5432'),
+    connect_address: hostPort('postgresql.connect_address', '10.0.1.10:5432'),
+    /** Unix socket directory: at most SOCKET_DIR_MAX bytes, so its socket paths fit in 107. */
+    socket_dir: z
+      .string()
+      .min(1, 'postgresql.socket_dir: a directory, e.g. /run/postgresql')
+      .refine((s) => Buffer.byteLength(s) <= SOCKET_DIR_MAX, {
+        message: `postgresql.socket_dir: at most ${SOCKET_DIR_MAX} bytes (a Unix socket path is limited to 107), e.g. /run/postgresql`,
+      })
+      .optional(),
     authentication: z
-      .object({
+      .strictObject({
         superuser: credentials.default({ username: 'postgres', password: '' }),
         replication: credentials.default({ username: 'replicator', password: '' }),
       })
       .default({ superuser: { username: 'postgres', password: '' }, replication: { username: 'replicator', password: '' } }),
-    parameters: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).default({}),
+    parameters: z.record(z.string(), pgParameter).default({}),
     /** Run PostgreSQL's programs as this OS user when the agent runs as root. */
-    os_user: z.string().default('postgres'),
+    os_user: z.string().min(1, 'postgresql.os_user: an OS user name, e.g. postgres').default('postgres'),
     /** pg_hba for a trusted loopback lab (local clusters, tests); on AWS use password authentication. */
     trust_local: z.boolean().default(false),
   }),
   tags: z
-    .object({
+    .strictObject({
       nofailover: z.boolean().default(false),
-      failover_priority: z.number().int().min(0).default(1),
+      failover_priority: z
+        .number()
+        .int('tags.failover_priority: a whole number, 0 or more (0: never promoted; higher is preferred)')
+        .min(0, 'tags.failover_priority: a whole number, 0 or more (0: never promoted; higher is preferred)')
+        .default(1),
       nosync: z.boolean().default(false),
       noloadbalance: z.boolean().default(false),
     })
     .default({ nofailover: false, failover_priority: 1, nosync: false, noloadbalance: false }),
   aws: z
-    .object({
-      instance_id: z.string().optional(),
-      network_interface_id: z.string().optional(),
-      private_ip: z.string().optional(),
+    .strictObject({
+      instance_id: z.string().min(1).optional(),
+      network_interface_id: z.string().min(1).optional(),
+      private_ip: z.string().min(1).optional(),
     })
     .default({}),
   /** The arbiter function, woken out of schedule when the leader item stands still past ttl + loop_wait. */
   arbiter: z
-    .object({
+    .strictObject({
       function: z
         .string()
         .regex(
@@ -70,35 +139,19 @@ export const agentConfigSchema = z.object({
           'arbiter.function: the arbiter Lambda function name or ARN, e.g. pgfloat-prod-arbiter',
         )
         .optional(),
-      region: z.string().optional(),
+      region: z.string().min(1, 'arbiter.region: an AWS region, e.g. eu-west-1').optional(),
       /** A Lambda-compatible endpoint (the local run's); unset on AWS. */
-      endpoint: z.url().optional(),
+      endpoint: z.url({ protocol: /^https?$/, error: 'arbiter.endpoint: an http(s) URL, e.g. http://127.0.0.1:9001' }).optional(),
     })
     .default({}),
   /** Linux's watchdog device as a second fence (Patroni's key): off, automatic (use it when it can protect the lease), required (no lease without it). */
   watchdog: z
-    .object({
+    .strictObject({
       mode: z.enum(['off', 'automatic', 'required'], { message: 'watchdog.mode: one of off, automatic, required' }).default('off'),
       device: z.string().startsWith('/', 'watchdog.device: an absolute path, e.g. /dev/watchdog').default('/dev/watchdog'),
     })
     .default({ mode: 'off', device: '/dev/watchdog' }),
-  bootstrap: z
-    .object({
-      dcs: z
-        .object({
-          ttl: z.number().positive().optional(),
-          loop_wait: z.number().positive().optional(),
-          retry_timeout: z.number().positive().optional(),
-          maximum_lag_on_failover: z.number().int().min(0).optional(),
-          synchronous_mode: z.boolean().optional(),
-          synchronous_mode_strict: z.boolean().optional(),
-          synchronous_node_count: z.number().int().min(1).optional(),
-          failsafe_mode: z.boolean().optional(),
-          endpoint: endpointConfigSchema.optional(),
-        })
-        .default({}),
-    })
-    .default({ dcs: {} }),
+  bootstrap: z.strictObject({ dcs: bootstrapDcs.default({}) }).default({ dcs: {} }),
 });
 export type AgentConfig = z.infer<typeof agentConfigSchema>;
 
@@ -109,20 +162,41 @@ export class AgentConfigError extends Error {
   }
 }
 
-/** Parses and validates an agent configuration, naming every bad key. */
+// The bootstrap.dcs key of each cluster config field, to name the YAML path of a refused value.
+const BOOTSTRAP_KEYS: Record<string, string> = {
+  ttl: 'ttl',
+  loopWait: 'loop_wait',
+  retryTimeout: 'retry_timeout',
+  maximumLagOnFailover: 'maximum_lag_on_failover',
+  synchronousMode: 'synchronous_mode',
+  synchronousModeStrict: 'synchronous_mode_strict',
+  synchronousNodeCount: 'synchronous_node_count',
+  failsafeMode: 'failsafe_mode',
+  endpoint: 'endpoint',
+};
+
+/**
+ * Parses and validates an agent configuration, naming every bad key by its
+ * YAML path. Whatever it returns, bootstrapClusterConfig accepts.
+ */
 export function parseAgentConfig(text: string, source = 'agent config'): AgentConfig {
   let raw: unknown;
   try {
     raw = parseYaml(text);
   } catch (err) {
-    throw new AgentConfigError(`${source} is not valid YAML: ${(err as Error).message}`, { cause: err });
+    throw new AgentConfigError(`${source} is not valid YAML at ${yamlSyntaxMessage(err)}`, { cause: err });
   }
-  const r = agentConfigSchema.safeParse(raw);
-  if (!r.success) {
-    const lines = r.error.issues.map((i) => {
-      const key = i.path.join('.') || '(top level)';
-      const missing = i.code === 'invalid_type' && /received undefined/.test(i.message);
-      return `  ${key}: ${missing ? 'missing (add it)' : i.message}`;
+  if (raw === null || raw === undefined) {
+    throw new AgentConfigError(`${source} is empty: write the agent config (see infra/agent.example.yml)`);
+  }
+  const r = validate(agentConfigSchema, raw);
+  if (!r.ok) throw new AgentConfigError(`${source} is invalid:\n${r.lines.join('\n')}`);
+  const cluster = clusterConfigSchema.safeParse(bootstrapInput(r.data));
+  if (!cluster.success) {
+    const lines = cluster.error.issues.map((i) => {
+      const [field, ...rest] = i.path;
+      const key = ['bootstrap', 'dcs', BOOTSTRAP_KEYS[String(field)] ?? String(field), ...rest].join('.');
+      return `  ${key}: ${i.message}`;
     });
     throw new AgentConfigError(`${source} is invalid:\n${lines.join('\n')}`);
   }
@@ -139,10 +213,9 @@ export async function loadAgentConfig(path: string): Promise<AgentConfig> {
   return parseAgentConfig(text, path);
 }
 
-/** The cluster config a bootstrapping agent writes: the defaults with bootstrap.dcs applied. */
-export function bootstrapClusterConfig(c: AgentConfig): z.infer<typeof clusterConfigSchema> {
+function bootstrapInput(c: AgentConfig): Record<string, unknown> {
   const d = c.bootstrap.dcs;
-  return clusterConfigSchema.parse({
+  return {
     ttl: d.ttl,
     loopWait: d.loop_wait,
     retryTimeout: d.retry_timeout,
@@ -152,7 +225,12 @@ export function bootstrapClusterConfig(c: AgentConfig): z.infer<typeof clusterCo
     synchronousNodeCount: d.synchronous_node_count,
     failsafeMode: d.failsafe_mode,
     endpoint: d.endpoint,
-  });
+  };
+}
+
+/** The cluster config a bootstrapping agent writes: the defaults with bootstrap.dcs applied. */
+export function bootstrapClusterConfig(c: AgentConfig): z.infer<typeof clusterConfigSchema> {
+  return clusterConfigSchema.parse(bootstrapInput(c));
 }
 
 export function splitHostPort(s: string): { host: string; port: number } {

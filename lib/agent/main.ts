@@ -55,7 +55,13 @@ export function postgresNodeFor(cfg: AgentConfig): PostgresNode {
 }
 
 export async function main(argv: string[]): Promise<number> {
-  const { values } = parseArgs({ args: argv, options: { config: { type: 'string', short: 'c' } } });
+  let values: { config?: string | undefined };
+  try {
+    ({ values } = parseArgs({ args: argv, options: { config: { type: 'string', short: 'c' } } }));
+  } catch (err) {
+    process.stderr.write(`${(err as Error).message}\nusage: pgfloat-agent --config <agent.yml>\n`);
+    return 2;
+  }
   if (values.config === undefined) {
     process.stderr.write('usage: pgfloat-agent --config <agent.yml>\n');
     return 2;

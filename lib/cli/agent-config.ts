@@ -7,23 +7,28 @@
 //     region: eu-west-1
 //     endpoint: http://127.0.0.1:8000   # DynamoDB Local only
 //
-// Every other key belongs to the agent and is ignored here.
+// The other keys belong to the agent and are not read here; a key the agent
+// does not know either, at the top level or under dcs, is refused, as the
+// agent refuses it.
 import { readFile } from 'node:fs/promises';
 import { parse } from 'yaml';
 import { z } from 'zod';
+import { agentConfigSchema as agentFileSchema } from '../agent/config.js';
+import { unknownKeyMessage, validate, yamlSyntaxMessage } from '../agent/config-errors.js';
 import { AgentConfigError } from './errors.js';
+
+const AGENT_KEYS = Object.keys(agentFileSchema.shape);
 
 export const agentConfigSchema = z
   .object({
     scope: z.string().min(1).optional(),
     namespace: z.string().min(1).optional(),
     dcs: z
-      .object({
+      .strictObject({
         table: z.string().min(1).optional(),
         region: z.string().min(1).optional(),
         endpoint: z.url({ protocol: /^https?$/ }).optional(),
       })
-      .loose()
       .optional(),
   })
   .loose();
@@ -41,15 +46,20 @@ export async function readAgentConfig(path: string): Promise<AgentConfig> {
   try {
     doc = parse(text);
   } catch (err) {
-    throw new AgentConfigError(path, `is not valid YAML (${(err as Error).message.split('\n')[0] ?? ''})`, { cause: err });
+    throw new AgentConfigError(path, `is not valid YAML at ${yamlSyntaxMessage(err).split('\n')[0] ?? ''}`, { cause: err });
   }
   if (doc === null || doc === undefined) return {};
-  const parsed = agentConfigSchema.safeParse(doc);
-  if (!parsed.success) {
-    const first = parsed.error.issues[0];
-    const key = first === undefined || first.path.length === 0 ? '(document)' : first.path.join('.');
-    const hint = key === 'dcs.endpoint' ? ' (e.g. http://127.0.0.1:8000)' : '';
-    throw new AgentConfigError(path, `key ${key}: ${first?.message ?? 'invalid'}${hint}`, { cause: parsed.error });
+  if (typeof doc === 'object' && !Array.isArray(doc)) {
+    const unknown = Object.keys(doc).find((k) => !AGENT_KEYS.includes(k));
+    if (unknown !== undefined) throw new AgentConfigError(path, `key ${unknown}: ${unknownKeyMessage(unknown, AGENT_KEYS)}`);
+  }
+  const parsed = validate(agentConfigSchema, doc);
+  if (!parsed.ok) {
+    // The first problem, as "key <path>: <message>".
+    const [, key = '(document)', message = 'invalid'] = /^ {2}(.*?): (.*)$/.exec(parsed.lines[0] ?? '') ?? [];
+    const shown = key === '(top level)' ? '(document)' : key;
+    const hint = shown === 'dcs.endpoint' ? ' (e.g. http://127.0.0.1:8000)' : '';
+    throw new AgentConfigError(path, `key ${shown}: ${message}${hint}`);
   }
   return parsed.data;
 }
