@@ -3,7 +3,9 @@
 // is a value out of its range. Errors name the key's YAML path and the fix.
 import { readFile } from 'node:fs/promises';
 import { parse as parseYaml } from 'yaml';
+import { totalmem } from 'node:os';
 import { z } from 'zod';
+import { checkParameters } from '../postgres/parameters.js';
 import { clusterConfigSchema, DEFAULT_CONFIG, endpointConfigSchema } from '../dcs/items.js';
 import { memberNameSchema, NAME_PATTERN, NAMESPACE_PATTERN } from '../dcs/keys.js';
 import { validate, yamlSyntaxMessage } from './config-errors.js';
@@ -56,6 +58,17 @@ const bootstrapDcs = z
     synchronous_node_count: z.number().int().min(1).optional(),
     failsafe_mode: z.boolean().optional(),
     endpoint: endpointSchema.optional(),
+    /** The cluster-wide parameters the first config item holds (later: pgfloat edit-config --pg). */
+    postgresql: z
+      .strictObject({
+        parameters: z
+          .record(z.string(), pgParameter)
+          .default({})
+          .superRefine((params, ctx) => {
+            for (const p of checkParameters(params, { source: 'cluster' }).problems) ctx.addIssue({ code: 'custom', path: [p.name], message: p.message });
+          }),
+      })
+      .optional(),
   })
   .superRefine((d, ctx) => {
     const ttl = d.ttl ?? DEFAULT_CONFIG.ttl;
@@ -104,7 +117,15 @@ export const agentConfigSchema = z.strictObject({
         replication: credentials.default({ username: 'replicator', password: '' }),
       })
       .default({ superuser: { username: 'postgres', password: '' }, replication: { username: 'replicator', password: '' } }),
-    parameters: z.record(z.string(), pgParameter).default({}),
+    /** This node's own parameters, checked as the server checks them; they override the cluster-wide ones. */
+    parameters: z
+      .record(z.string(), pgParameter)
+      .default({})
+      .superRefine((params, ctx) => {
+        for (const p of checkParameters(params, { source: 'node', memoryBytes: totalmem() }).problems) {
+          ctx.addIssue({ code: 'custom', path: [p.name], message: p.message });
+        }
+      }),
     /** Run PostgreSQL's programs as this OS user when the agent runs as root. */
     os_user: z.string().min(1, 'postgresql.os_user: an OS user name, e.g. postgres').default('postgres'),
     /** pg_hba for a trusted loopback lab (local clusters, tests); on AWS use password authentication. */
@@ -173,6 +194,7 @@ const BOOTSTRAP_KEYS: Record<string, string> = {
   synchronousNodeCount: 'synchronous_node_count',
   failsafeMode: 'failsafe_mode',
   endpoint: 'endpoint',
+  postgresql: 'postgresql',
 };
 
 /**
@@ -225,6 +247,7 @@ function bootstrapInput(c: AgentConfig): Record<string, unknown> {
     synchronousNodeCount: d.synchronous_node_count,
     failsafeMode: d.failsafe_mode,
     endpoint: d.endpoint,
+    postgresql: d.postgresql === undefined ? undefined : { parameters: d.postgresql.parameters },
   };
 }
 

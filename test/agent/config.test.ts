@@ -425,3 +425,37 @@ function render(text: string): string {
   };
   return text.replace(/\$\{([^}!][^}]*)\}/g, (_, name: string) => value(name)).replace(/\$([A-Z_]+)\b/g, (_, name: string) => value(name));
 }
+
+describe('agent.yml postgresql.parameters', () => {
+  test('a node parameter is checked as the server checks it, named by its YAML path', () => {
+    // Prepare
+    const text = yamlWith({ postgresql: { parameters: { work_mem: 'lots', port: 5433, max_connections: 200 } } });
+    // Act
+    const message = refusal(text);
+    // Assess
+    assert.match(message, /postgresql\.parameters\.work_mem: work_mem=lots: expected a number with an optional unit/);
+    assert.match(message, /postgresql\.parameters\.port: port=5433: is set from agent\.yml \(postgresql\.listen/);
+    assert.match(message, /postgresql\.parameters\.max_connections: .*pgfloat edit-config --pg max_connections=200/);
+  });
+
+  test('valid node parameters are kept as written', () => {
+    // Prepare
+    const text = yamlWith({ postgresql: { parameters: { work_mem: '8MB', fsync: 'off', 'pg_stat_statements.max': 1000 } } });
+    // Act
+    const cfg = parseAgentConfig(text, 'agent.yml');
+    // Assess
+    assert.deepEqual(cfg.postgresql.parameters, { work_mem: '8MB', fsync: 'off', 'pg_stat_statements.max': 1000 });
+  });
+});
+
+test('bootstrap.dcs.postgresql.parameters become the first config item\'s cluster-wide parameters, checked like edit-config\'s', () => {
+  // Prepare
+  const good = yamlWith({ bootstrap: { dcs: { postgresql: { parameters: { max_connections: 200 } } } } });
+  const bad = yamlWith({ bootstrap: { dcs: { postgresql: { parameters: { wal_level: 'minimal' } } } } });
+  // Act
+  const cfg = parseAgentConfig(good, 'agent.yml');
+  const message = refusal(bad);
+  // Assess
+  assert.deepEqual(bootstrapClusterConfig(cfg).postgresql.parameters, { max_connections: 200 });
+  assert.match(message, /bootstrap\.dcs\.postgresql\.parameters\.wal_level: wal_level=minimal: must be replica or logical/);
+});
