@@ -143,6 +143,9 @@ export function footer(snap: ClusterSnapshot): string[] {
     };
     lines.push(` Leader ${l.holder}: ${what[l.phase]}`);
   }
+  if (l !== null && l.phase !== 'released' && l.unfenced === true) {
+    lines.push(` Leader ${l.holder}: holds term ${l.term} unfenced (renewed while paused): no automatic failover until it renews after a resume`);
+  }
   if (snap.leader === null && !snap.malformed.some((e) => e.kind === 'leader')) lines.push(snap.initialize === null ? ' No leader: not bootstrapped yet' : ' No leader');
   const f = snap.failover;
   if (f !== null) {

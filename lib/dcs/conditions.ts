@@ -58,6 +58,7 @@ export const LEADER_SHAPE = (phases: readonly string[]): Shape => ({
   candidate: { types: ['S'], optional: true },
   finalLsn: optionalN,
   failsafe: { types: ['L'], optional: true },
+  unfenced: { types: ['BOOL'], optional: true },
   version: N,
 });
 
@@ -139,7 +140,7 @@ export const and = (...parts: Expr[]): Expr => join('AND', parts);
 export const or = (...parts: Expr[]): Expr => join('OR', parts);
 
 /** An UpdateExpression `SET a = :a, ..., version = version + 1` (or starting at 1). */
-export function setFields(fields: Record<string, unknown>, startVersion = false): Expr {
+export function setFields(fields: Record<string, unknown>, startVersion = false, remove: readonly string[] = []): Expr {
   const names: Record<string, string> = { '#version': 'version' };
   const values: Record<string, unknown> = { ':one': 1 };
   const sets: string[] = [];
@@ -149,13 +150,15 @@ export function setFields(fields: Record<string, unknown>, startVersion = false)
     values[`:f_${k}`] = v;
     sets.push(`#f_${k} = :f_${k}`);
   }
+  for (const k of remove) names[`#r_${k}`] = k;
   if (startVersion) {
     values[':zero'] = 0;
     sets.push('#version = if_not_exists(#version, :zero) + :one');
   } else {
     sets.push('#version = #version + :one');
   }
-  return expr(`SET ${sets.join(', ')}`, names, values);
+  const removes = remove.length === 0 ? '' : ` REMOVE ${remove.map((k) => `#r_${k}`).join(', ')}`;
+  return expr(`SET ${sets.join(', ')}${removes}`, names, values);
 }
 
 /** The Expression* parameters of a request, merging the condition and the update. */

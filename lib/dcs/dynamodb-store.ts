@@ -365,16 +365,18 @@ export class DynamoDbStore implements Store {
     condition: Expr,
     fields: Record<string, unknown>,
     o?: CallOptions,
+    remove: readonly string[] = [],
   ): Promise<WriteResult<LeaderItem>> {
     validateWrite(leaderSchema.partial(), c, SK.leader, fields);
     const guarded = and(wellFormed(LEADER_SHAPE(LEADER_PHASES)), condition);
-    return this.update(operation, c, { pk: clusterPk(c), sk: SK.leader }, leaderSchema, guarded, setFields(fields), o);
+    return this.update(operation, c, { pk: clusterPk(c), sk: SK.leader }, leaderSchema, guarded, setFields(fields, false, remove), o);
   }
 
-  renewLeader(c: ClusterId, w: { holder: string; term: number; lastLsn: number; timeline: number; failsafe?: readonly string[] }, o?: CallOptions) {
+  renewLeader(c: ClusterId, w: { holder: string; term: number; lastLsn: number; timeline: number; failsafe?: readonly string[]; unfenced?: boolean }, o?: CallOptions) {
     const condition = and(holderIs(w.holder), termIs(w.term), phaseIsNot('released'));
     const failsafe = w.failsafe === undefined ? {} : { failsafe: [...w.failsafe] };
-    return this.leaderUpdate('renewLeader', c, condition, { lastLsn: w.lastLsn, timeline: w.timeline, ...failsafe }, o);
+    const unfenced = w.unfenced === true ? { unfenced: true } : {};
+    return this.leaderUpdate('renewLeader', c, condition, { lastLsn: w.lastLsn, timeline: w.timeline, ...failsafe, ...unfenced }, o, w.unfenced === true ? [] : ['unfenced']);
   }
 
   confirmLeader(c: ClusterId, w: { holder: string; term: number; lastLsn: number; timeline: number }, o?: CallOptions) {

@@ -106,6 +106,13 @@ export const leaderSchema = z.object({
    * other member may be granted while it stands.
    */
   failsafe: z.array(memberNameSchema).optional(),
+  /**
+   * Maintenance mode: the holder renewed while paused and no longer fences
+   * PostgreSQL (its fence keeper and timer are off). No automatic grant while
+   * it stands; every renew writes it, so a renew out of pause clears it, and
+   * only after the holder's fence is armed again.
+   */
+  unfenced: z.boolean().optional(),
   version,
 });
 export type LeaderItem = Readonly<z.infer<typeof leaderSchema>>;
@@ -177,6 +184,8 @@ export const failoverRequestSchema = z
     /** The member to promote; absent lets the arbiter choose. */
     to: memberNameSchema.optional(),
     scheduledAt: epochMs.optional(),
+    /** failover only: the operator stopped the holder's PostgreSQL, so a lease held unfenced (paused) may be taken. */
+    holderStopped: z.boolean().optional(),
     requestedAt: epochMs,
     requestedBy: z.string().default('unknown'),
   })

@@ -209,6 +209,7 @@ export class MemoryStore implements Store {
     c: ClusterId,
     condition: (cur: Raw) => boolean,
     fields: Raw,
+    remove: readonly string[] = [],
   ): WriteResult<LeaderItem> {
     validateWrite(LEADER_FIELDS, c, SK.leader, fields);
     return this.write(
@@ -217,17 +218,22 @@ export class MemoryStore implements Store {
       { pk: clusterPk(c), sk: SK.leader },
       leaderSchema,
       (cur) => cur !== undefined && condition(cur),
-      (cur) => ({ ...cur, ...fields, version: Number(cur?.version) + 1 }),
+      (cur) => {
+        const next: Raw = { ...cur, ...fields, version: Number(cur?.version) + 1 };
+        for (const k of remove) delete next[k];
+        return next;
+      },
       LEADER_SHAPE(LEADER_PHASES),
     );
   }
 
-  async renewLeader(c: ClusterId, w: { holder: string; term: number; lastLsn: number; timeline: number; failsafe?: readonly string[] }) {
+  async renewLeader(c: ClusterId, w: { holder: string; term: number; lastLsn: number; timeline: number; failsafe?: readonly string[]; unfenced?: boolean }) {
     return this.leaderUpdate(
       'renewLeader',
       c,
       (cur) => cur.holder === w.holder && cur.term === w.term && cur.phase !== 'released',
-      { lastLsn: w.lastLsn, timeline: w.timeline, ...(w.failsafe === undefined ? {} : { failsafe: [...w.failsafe] }) },
+      { lastLsn: w.lastLsn, timeline: w.timeline, ...(w.failsafe === undefined ? {} : { failsafe: [...w.failsafe] }), ...(w.unfenced === true ? { unfenced: true } : {}) },
+      w.unfenced === true ? [] : ['unfenced'],
     );
   }
 

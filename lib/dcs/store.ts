@@ -213,12 +213,13 @@ export interface Store {
   grantLeader(c: ClusterId, grant: Grant, o?: CallOptions): Promise<WriteResult<LeaderItem>>;
   /**
    * Renews the lease and reports the holder's WAL position, and, when given,
-   * replaces its failsafe set. Condition: holder and term match and the phase
-   * is not `released`. Keeps the phase.
+   * replaces its failsafe set. Sets `unfenced` when given true and removes
+   * it otherwise, so a renew that does not say it clears it. Condition: holder and term
+   * match and the phase is not `released`. Keeps the phase.
    */
   renewLeader(
     c: ClusterId,
-    w: HolderWrite & { lastLsn: number; timeline: number; failsafe?: readonly string[] },
+    w: HolderWrite & { lastLsn: number; timeline: number; failsafe?: readonly string[]; unfenced?: boolean },
     o?: CallOptions,
   ): Promise<WriteResult<LeaderItem>>;
   /** After promotion. Condition: holder and term match and the phase is `granted`. Sets `active`. */

@@ -70,7 +70,7 @@ export type Outcome =
 
 export type StoreOp =
   | { readonly op: 'grantFirst'; readonly grant: Omit<Grant, 'grantedAt'> }
-  | { readonly op: 'renew'; readonly w: HolderWrite & { readonly lastLsn: number; readonly timeline: number; readonly failsafe?: readonly string[] } }
+  | { readonly op: 'renew'; readonly w: HolderWrite & { readonly lastLsn: number; readonly timeline: number; readonly failsafe?: readonly string[]; readonly unfenced?: boolean } }
   | { readonly op: 'confirm'; readonly w: HolderWrite & { readonly lastLsn: number; readonly timeline: number } }
   | { readonly op: 'completeHandover'; readonly w: HolderWrite & { readonly finalLsn: number } }
   | { readonly op: 'release'; readonly w: HolderWrite & { readonly lastLsn: number } }

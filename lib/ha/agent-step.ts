@@ -100,6 +100,13 @@ export interface AgentState {
   readonly fenceAt: number | null;
   /** The keeper acknowledged an arm and no disarm since. */
   readonly keeperArmed: boolean;
+  /**
+   * Maintenance mode: a renew that said unfenced landed, and the in-process
+   * timer and the keeper were then turned off. Only while the store holds the
+   * lease as unfenced may the fence be off; a renew that clears it is sent
+   * only once the fence is armed again.
+   */
+  readonly fenceOff: boolean;
   /** Since when the WAL receiver has not streamed while this replica's timeline is behind the leader's. */
   readonly stuckSince: number | null;
   /** The highest timeline seen since this postmaster started. */
@@ -147,6 +154,10 @@ export interface StepData {
   readonly sync?: { readonly steps: readonly SyncStep[]; readonly i: number; readonly pendingAfter: boolean };
   /** The failsafe set a renew carries. */
   readonly set?: readonly string[];
+  /** The renew says unfenced (paused). */
+  readonly unfenced?: boolean;
+  /** The fence was armed before a renew that clears an unfenced lease. */
+  readonly rearmed?: boolean;
 }
 
 export interface StepResult {
@@ -175,6 +186,7 @@ export function initialAgentState(config: ClusterConfig): AgentState {
     lease: { term: null, sentAt: null },
     fenceAt: null,
     keeperArmed: false,
+    fenceOff: false,
     stuckSince: null,
     seenTimeline: null,
     leaderSeen: null,
@@ -264,6 +276,7 @@ function onTick(d: Draft, p: AgentParams, e: Extract<AgentEvent, { type: 'tick' 
     shuttingDown: d.shuttingDown,
     safetyMarginMs: p.safetyMarginMs,
     failsafeReady: failsafeReady(d),
+    unfenced: d.fenceOff && d.lease.term !== null,
   });
   d.headReads = e.snapshot !== null && !blind && decision.code === 'replica_of_the_leader' && d.promise === null && !d.shuttingDown && !d.failsafeActive;
   d.run = { startedAt: Math.min(e.startedAt ?? e.now, e.now), situation: decision.situation, actions: decision.actions, index: 0, step: 'begin', data: {}, awaiting: null };
@@ -395,6 +408,8 @@ const READS_ERRORS = new Set([
   'tail:disarmed',
   'tail:beat',
   'slots:done',
+  'renew:unfenced',
+  'rearmed',
 ]);
 
 function drive(d: Draft, p: AgentParams, now: number, out: Effect[], first: Outcome | null): void {
@@ -445,6 +460,14 @@ function step(c: Ctx, name: string, o: Outcome | null): Next {
   if (name.startsWith('slots:')) return name === 'slots:begin' ? createSlots(c) : 'done';
   if (name.startsWith('fs:')) return failsafeRound(c, name, o);
   const a = c.action as AgentAction;
+  if (name === 'rearmed') {
+    if (!keeperAnswer(c, o)) return 'stop';
+    return { goto: 'begin', data: { rearmed: true } };
+  }
+  if (name === 'begin' && c.data.rearmed !== true && mustRearm(c, a)) {
+    c.out.push(log('info', 'fence_rearmed', `the lease of term ${(c.d.snapshot?.leader?.term ?? 0)} is held unfenced: arming the fence before the renew that clears it`));
+    return holdLease(c, (c.d.snapshot?.leader?.term ?? 0), c.now, 'rearmed');
+  }
   // A confirm is of a node already primary: nothing left to hold back.
   if (name === 'begin' && PROMOTING.has(a.type) && a.type !== 'confirm' && promised(c.d, c.now)) {
     const pr = c.d.promise;
@@ -452,7 +475,7 @@ function step(c: Ctx, name: string, o: Outcome | null): Next {
     c.out.push(log('warn', 'failsafe_promised', `${a.type} held back: ${why}`));
     return 'stop';
   }
-  if (name === 'begin' && a.type !== 'wait' && a.type !== 'renew') {
+  if (name === 'begin' && a.type !== 'wait' && a.type !== 'renew' && c.data.rearmed !== true) {
     c.out.push({ type: 'log', level: 'info', reason: { code: a.reason.code, text: `${a.type}: ${a.reason.text}` }, situation: c.d.run?.situation });
   }
   switch (a.type) {
@@ -682,8 +705,16 @@ function renew(c: Ctx, term: number, name: string, o: Outcome | null): Next {
       const status = o === null ? null : readStatus(c, o);
       const set = d.config.failsafeMode ? failsafeSetOf(c) : undefined;
       if (set !== undefined) d.failsafe = sending(d.failsafe, term, set);
-      const w = { holder: c.p.name, term, lastLsn: status?.currentLsn ?? leader?.lastLsn ?? 0, timeline: status?.timeline ?? leader?.timeline ?? 1, ...(set !== undefined ? { failsafe: set } : {}) };
-      return storeCall({ op: 'renew', w }, 'renew:renewed', { sent: c.now, ...(set !== undefined ? { set } : {}) });
+      const unfenced = rendersUnfenced(d);
+      const w = {
+        holder: c.p.name,
+        term,
+        lastLsn: status?.currentLsn ?? leader?.lastLsn ?? 0,
+        timeline: status?.timeline ?? leader?.timeline ?? 1,
+        ...(set !== undefined ? { failsafe: set } : {}),
+        ...(unfenced ? { unfenced: true } : {}),
+      };
+      return storeCall({ op: 'renew', w }, 'renew:renewed', { sent: c.now, ...(set !== undefined ? { set } : {}), ...(unfenced ? { unfenced } : {}) });
     }
     case 'renew:renewed':
       if (o?.kind === 'error') {
@@ -697,7 +728,12 @@ function renew(c: Ctx, term: number, name: string, o: Outcome | null): Next {
         c.out.push(log('warn', 'lease_lost', `lease lost (term ${term}): demoting at once`));
         return { goto: 'demote:begin', data: { mode: 'immediate', after: 'stop' } };
       }
+      if (c.data.unfenced === true) return unfence(c, term, c.data.sent ?? c.now);
       return holdLease(c, term, c.data.sent ?? c.now, 'renew:armed');
+    case 'renew:unfenced':
+      if (o?.kind === 'error') c.out.push(log('warn', 'keeper_disarm_failed', `${o.message}: the keeper still holds the lease's last deadline`));
+      else if (o !== null) d.keeperArmed = false;
+      return { goto: 'renew:armed' };
     case 'renew:armed':
       keeperAnswer(c, o);
       // Only a running primary has standbys to choose: a holder stopped by its handover renews and waits.
@@ -924,8 +960,8 @@ function tail(c: Ctx, name: string, o: Outcome | null): Next {
       if (!d.shuttingDown && (d.snapshot === null || d.run?.storeFailed === true)) return { goto: 'tail:sleep' };
       // The last heartbeat of a shutdown is waited for; any other runs beside the sleep and the next read,
       // so a slow store costs the loop one read and its writes, not a heartbeat more.
-      if (d.shuttingDown) return { call: heartbeat(d, p.name), step: 'tail:beat' };
-      c.out.push({ ...heartbeat(d, p.name), detached: true });
+      if (d.shuttingDown) return { call: heartbeat(d, p.name, c.now), step: 'tail:beat' };
+      c.out.push({ ...heartbeat(d, p.name, c.now), detached: true });
       return { goto: 'tail:sleep' };
     case 'tail:beat':
       onHeartbeatDone(d, p, o, c.out);
@@ -961,11 +997,46 @@ function holdLease(c: Ctx, term: number, sentAt: number, next: string): Next {
   const { d, p } = c;
   d.lease = { term, sentAt };
   d.demoting = false;
+  d.fenceOff = false;
   const deadline = sentAt + d.config.ttl * 1000 - p.safetyMarginMs;
   d.fenceAt = deadline;
   c.out.push({ type: 'fenceTimer', at: deadline });
   if (!p.keeper) return { goto: next, data: c.data };
   return { call: { type: 'keeper', op: 'arm', deadline }, step: next, data: c.data };
+}
+
+/**
+ * A renew that said unfenced landed: the store now refuses every automatic
+ * grant over this lease, so the in-process timer and the keeper go off.
+ */
+function unfence(c: Ctx, term: number, sentAt: number): Next {
+  const { d, p } = c;
+  d.lease = { term, sentAt };
+  d.demoting = false;
+  d.fenceAt = null;
+  if (!d.fenceOff) c.out.push(log('info', 'fence_off', `paused: the lease of term ${term} is held unfenced; PostgreSQL is left as it is`), { type: 'fenceTimer', at: null });
+  d.fenceOff = true;
+  if (p.keeper && d.keeperArmed) return { call: { type: 'keeper', op: 'disarm' }, step: 'renew:unfenced', data: c.data };
+  return { goto: 'renew:armed', data: c.data };
+}
+
+/** A renew now says unfenced: paused, and the lease is active (a handover keeps its fence). */
+function rendersUnfenced(d: Draft): boolean {
+  return d.config.paused && d.snapshot?.leader?.phase === 'active';
+}
+
+const RENEWING = new Set<AgentAction['type']>(['renew', 'promote', 'handover']);
+
+/**
+ * The store holds this node's lease as unfenced and the coming write will
+ * clear it: the fence must hold a deadline first. Arming from now is safe
+ * only because no grant can happen until the clearing renew lands, and that
+ * renew is sent after now.
+ */
+function mustRearm(c: Ctx, a: AgentAction): boolean {
+  const l = c.d.snapshot?.leader;
+  if (!RENEWING.has(a.type) || l === null || l === undefined || l.holder !== c.p.name || l.unfenced !== true) return false;
+  return !(a.type === 'renew' && rendersUnfenced(c.d));
 }
 
 /** True when the keeper holds the deadline (or none is configured). */
@@ -1020,8 +1091,22 @@ function memberState(phase: LocalPhase): MemberStatus['state'] {
   return phase === 'uninitialized' ? 'stopped' : phase;
 }
 
-function heartbeat(d: Draft, name: string): Extract<CallEffect, { type: 'heartbeat' }> {
+/**
+ * The promise a heartbeat reports: the one given, or, for an agent that
+ * started in failsafe mode less than the longest promise ago, the one an
+ * earlier process may have given the current holder: the arbiter must not
+ * grant to it either way.
+ */
+function reportedPromise(d: Draft, name: string, now: number): { holder: string; term: number } | null {
+  if (d.promise !== null && now < d.promise.until) return { holder: d.promise.holder, term: d.promise.term };
+  const l = d.known?.leader ?? null;
+  if (l === null || l.phase === 'released' || l.holder === name || !promised(d, now)) return null;
+  return { holder: l.holder, term: l.term };
+}
+
+function heartbeat(d: Draft, name: string, now: number): Extract<CallEffect, { type: 'heartbeat' }> {
   const s = d.status;
+  const promise = reportedPromise(d, name, now);
   const fields: HeartbeatFields = {
     role: d.local.empty ? 'uninitialized' : d.local.running && d.local.inRecovery === false ? 'primary' : 'replica',
     state: memberState(d.phase),
@@ -1029,7 +1114,7 @@ function heartbeat(d: Draft, name: string): Extract<CallEffect, { type: 'heartbe
     lsn: walPosition(s),
     replayLsn: s?.inRecovery ? (s.replayedLsn ?? null) : null,
     systemId: s?.systemId ?? d.local.systemId,
-    ...(d.promise !== null ? { failsafe: { holder: d.promise.holder, term: d.promise.term } } : {}),
+    ...(promise !== null ? { failsafe: promise } : {}),
   };
   // Its own item malformed: this member rewrites it, by the version it was stored with.
   const mine = d.snapshot?.members.find((m) => m.name === name)?.version;

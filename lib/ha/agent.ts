@@ -27,6 +27,7 @@ export const RULE_REASON_CODES = [
   'bootstrap_first_lease', 'granted_confirm', 'granted_start_standby', 'granted_promote', 'handover', 'demoted_stay_out',
   'demoted_keep_lease', 'holder_start_standby', 'holder_promote', 'holder_renew', 'not_holder_demote', 'replica_diverged',
   'replica_streaming', 'replica_follow', 'no_leader_start', 'no_leader_wait', 'handover_no_final_lsn', 'failsafe_hold',
+  'paused_shutdown', 'paused_renew', 'paused_hands_off',
 ] as const;
 
 /** Codes of the steps that carry out a decision (agent-step.ts). */
@@ -35,7 +36,7 @@ export const STEP_REASON_CODES = [
   'initialize_lost', 'bootstrap_foreign_files', 'bootstrap_postmaster_running', 'fence_deadline', 'heartbeat_failed',
   'heartbeat_conflict', 'member_gone', 'promoted', 'rewound', 'initdb', 'keeper_disarm_failed', 'checkpoint_failed', 'action',
   'failsafe_active', 'failsafe_incomplete', 'failsafe_ended', 'failsafe_promised', 'failsafe_promise', 'failsafe_refused',
-  'arbiter_wake',
+  'arbiter_wake', 'fence_rearmed', 'fence_off',
 ] as const;
 
 export type ReasonCode = (typeof RULE_REASON_CODES)[number] | (typeof STEP_REASON_CODES)[number];
@@ -94,6 +95,12 @@ export interface AgentInput {
    * of reach, the members' promises may keep the role.
    */
   readonly failsafeReady?: boolean;
+  /**
+   * Maintenance mode: the store holds this holder's lease as unfenced (a
+   * renew said so while paused) and the fence is off, so no lease clock
+   * fences PostgreSQL; no automatic grant can happen while it stands.
+   */
+  readonly unfenced?: boolean;
 }
 
 export type AgentAction =
@@ -129,6 +136,9 @@ export interface AgentDecision {
 }
 
 export type SituationCode =
+  | 'paused_shutting_down'
+  | 'paused_holder'
+  | 'paused'
   | 'shutting_down_while_holding_the_lease'
   | 'shutting_down'
   | 'store_unreachable_while_holding_the_lease_lease_run_out'
@@ -178,8 +188,30 @@ const leaderUsable = (l: LeaderItem | null): l is LeaderItem => l !== null && l.
 /** A leader that has confirmed its promotion: safe to clone from, rewind against and stream from. */
 const leaderServing = (l: LeaderItem | null): l is LeaderItem => l !== null && (l.phase === 'active' || l.phase === 'handover' || l.phase === 'demoted');
 
+/**
+ * While paused, the agent leaves PostgreSQL alone except where an operator's
+ * own request moves the lease: a grant or handover of this node, the demotion
+ * of a primary whose lease another holds, and re-pointing a running replica
+ * at the new leader (a reload, no restart). Streaming on is not an action.
+ */
+function pausedMayAct(s: Situation): boolean {
+  if (s.mine && (s.leader?.phase === 'granted' || s.leader?.phase === 'handover' || s.leader?.phase === 'demoted')) return true;
+  if (s.primaryHere && !s.mine && leaderUsable(s.leader)) return true;
+  const l = s.leader;
+  if (!leaderUsable(l) || s.mine || !s.local.running || s.local.inRecovery !== true) return false;
+  if (s.local.following === l.holder) return (s.local.receiverStuckMs ?? 0) <= stuckLimitMs(s);
+  return leaderServing(l) && s.leaderMember !== null && !s.local.wasPrimary;
+}
+
 /** The rule table. Order matters: the first situation that holds decides. */
 export const AGENT_RULES: readonly Rule[] = [
+  {
+    // Maintenance: an agent restarted while paused (an upgrade) finds PostgreSQL as it left it.
+    situation: 'paused, shutting down',
+    code: 'paused_shutting_down',
+    when: (s) => s.config.paused && s.shuttingDown,
+    then: () => [{ type: 'wait', reason: r('paused_shutdown', 'paused: PostgreSQL is left as it is and the lease is not released') }],
+  },
   {
     situation: 'shutting down while holding the lease',
     code: 'shutting_down_while_holding_the_lease',
@@ -198,7 +230,7 @@ export const AGENT_RULES: readonly Rule[] = [
   {
     situation: 'store unreachable while holding the lease, lease run out',
     code: 'store_unreachable_while_holding_the_lease_lease_run_out',
-    when: (s) => s.snapshot === null && s.primaryHere && holdsLeaseLocally(s) && leaseLeftMs(s) <= 0,
+    when: (s) => s.snapshot === null && s.primaryHere && holdsLeaseLocally(s) && leaseLeftMs(s) <= 0 && s.unfenced !== true,
     then: (s) => [
       {
         type: 'demote',
@@ -211,7 +243,7 @@ export const AGENT_RULES: readonly Rule[] = [
     // The lease clock still runs: only promises gathered before it runs out extend it (agent-step.ts).
     situation: 'store unreachable, failsafe mode',
     code: 'store_unreachable_failsafe',
-    when: (s) => s.snapshot === null && s.primaryHere && holdsLeaseLocally(s) && s.failsafeReady === true,
+    when: (s) => s.snapshot === null && s.primaryHere && holdsLeaseLocally(s) && s.failsafeReady === true && s.unfenced !== true,
     then: (s) => [
       {
         type: 'failsafe',
@@ -242,6 +274,19 @@ export const AGENT_RULES: readonly Rule[] = [
         reason: r('foreign_system', `the data directory belongs to system ${s.local.systemId}, but cluster ${s.snapshot?.cluster.scope} is system ${s.snapshot?.initialize?.systemId}: refusing to join (move the data directory away to clone afresh)`),
       },
     ],
+  },
+  {
+    // Its renews say unfenced, and once one lands the fence is off (agent-step.ts): no lease clock stops PostgreSQL.
+    situation: 'paused, holder',
+    code: 'paused_holder',
+    when: (s) => s.config.paused && s.mine && s.leader?.phase === 'active',
+    then: (s) => [{ type: 'renew', term: (s.leader as LeaderItem).term, reason: r('paused_renew', `paused: renew term ${s.leader?.term} unfenced, leaving PostgreSQL as it is`) }],
+  },
+  {
+    situation: 'paused',
+    code: 'paused',
+    when: (s) => s.config.paused && !pausedMayAct(s),
+    then: () => [{ type: 'wait', reason: r('paused_hands_off', 'paused: PostgreSQL is left as it is (maintenance mode)') }],
   },
   {
     situation: 'no data, cluster not initialized',

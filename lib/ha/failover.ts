@@ -98,6 +98,14 @@ export function automaticFailover(t: Tick): ArbiterAction[] {
   const lost = leaderLost(t);
   if (lost === null) return [none(liveLeader(t))];
   if (t.config.paused) return [none(`paused: no automatic failover (${lost})`)];
+  const l = t.snapshot.leader;
+  if (l !== null && l.phase !== 'released' && l.unfenced === true) {
+    return [
+      none(
+        `${l.holder} holds term ${l.term} unfenced (renewed while paused): its PostgreSQL may still take writes, so no automatic failover until it renews again (${lost}); once it is stopped, pgfloat failover --candidate M --holder-stopped`,
+      ),
+    ];
+  }
   const choice = chooseSuccessor(t, contextOf(t));
   if (choice.member === null) return [none(`${noEligible(t, choice.refused)} (${lost})`)];
   const m = choice.member;
@@ -120,6 +128,14 @@ export function manualFailover(t: Tick, item: FailoverItem): ArbiterAction[] {
   }
   if (leader !== null && leader.phase !== 'released' && leader.holder === to) {
     return [clearFailover(item.version, `failover to ${to}: ${to} already leads (term ${leader.term}, ${leader.phase}): cleared`)];
+  }
+  if (leader !== null && leader.phase !== 'released' && leader.unfenced === true && r.holderStopped !== true) {
+    return [
+      clearFailover(
+        item.version,
+        `failover to ${to} refused: ${leader.holder} holds term ${leader.term} unfenced (renewed while paused) and may still take writes; stop its PostgreSQL, then pgfloat failover --candidate ${to} --holder-stopped`,
+      ),
+    ];
   }
   const m = memberNamed(t, to);
   if (m === undefined) return [clearFailover(item.version, `failover to ${to} refused: ${to} is not a member`)];

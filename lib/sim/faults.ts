@@ -20,6 +20,8 @@ export const FAULT_CLASSES = [
   'hostile-item',
   'replication-lag',
   'partition-member-api',
+  /** An operator pauses the cluster (maintenance mode) for the fault's duration, then resumes it. */
+  'pause',
 ] as const;
 export type FaultClass = (typeof FAULT_CLASSES)[number];
 

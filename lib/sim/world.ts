@@ -7,7 +7,7 @@ import { DEFAULT_CONFIG, clusterConfigSchema, type ClusterConfig } from '../dcs/
 import { clusterPk, memberSk, SK, type ClusterId } from '../dcs/keys.js';
 import { StoreUnavailableError } from '../dcs/errors.js';
 import { MemoryStore } from '../dcs/memory-store.js';
-import type { Store } from '../dcs/store.js';
+import type { ClusterSnapshot, Store } from '../dcs/store.js';
 import { runLoop } from '../arbiter/loop.js';
 import { planInvocation, type ArbiterEvent } from '../arbiter/events.js';
 import type { MoverCache } from '../arbiter/movers.js';
@@ -25,8 +25,14 @@ import { Rng } from './prng.js';
 import { Proc, Scheduler } from './scheduler.js';
 
 /** Test-only switches that remove a safeguard from the model, to show that the simulation notices (no-arbiter-wake: the agents' wake, to measure it). */
-export const SWITCHES = ['keeper-disabled', 'drift-beyond-bound', 'no-arbiter-wake'] as const;
+export const SWITCHES = ['keeper-disabled', 'drift-beyond-bound', 'no-arbiter-wake', 'unfenced-ignored'] as const;
 export type Switch = (typeof SWITCHES)[number];
+
+function withoutUnfenced(snap: ClusterSnapshot): ClusterSnapshot {
+  if (snap.leader?.unfenced !== true) return snap;
+  const { unfenced: _dropped, ...leader } = snap.leader;
+  return { ...snap, leader };
+}
 
 export interface SimOptions {
   readonly seed: number;
@@ -166,6 +172,8 @@ class World {
   private maxGapInFaults = 0;
   private faultsEnd = 0;
   private hostileUntil = 0;
+  /** The leader item as the store holds it says its holder renewed unfenced (paused): no automatic grant may pass it. */
+  private unfencedLease: { holder: string; term: number } | null = null;
 
   constructor(readonly o: SimOptions) {
     this.rng = new Rng(o.seed * 2654435761 + 1);
@@ -303,8 +311,10 @@ class World {
             await this.sched.sleep(proc, 1000);
             throw new StoreUnavailableError(op, 1000, 1, new Error(`sim: ${caller} cannot reach the store`));
           }
-          const result = await (f as (...a: unknown[]) => Promise<unknown>).apply(target, args);
+          let result = await (f as (...a: unknown[]) => Promise<unknown>).apply(target, args);
           this.observe(caller, op, args, result);
+          // The switch: the arbiter reads a lease held unfenced (paused) as an ordinary one.
+          if (node === null && op === 'readCluster' && this.switches.has('unfenced-ignored')) result = withoutUnfenced(result as ClusterSnapshot);
           const applied = (result as { ok?: boolean } | null)?.ok === true;
           if (node !== null && applied && ['grantLeader', 'renewLeader', 'confirmLeader'].includes(op)) node.leaseSentAt = Math.max(node.leaseSentAt, sentAt);
           if (this.sched.now < this.lossyUntil && this.rng.chance(0.3)) {
@@ -345,6 +355,7 @@ class World {
       if (holder !== undefined && op !== 'grantLeader') holder.reportedLsn = it.lastLsn;
       const set = (r.item as { failsafe?: readonly string[] }).failsafe;
       if (op === 'renewLeader' && set !== undefined) this.failsafeSets.set(it.term, [...set]);
+      this.unfencedLease = (r.item as { unfenced?: boolean }).unfenced === true ? { holder: it.holder, term: it.term } : null;
       this.log(`store ${op} by ${caller}: ${it.holder} term ${it.term} ${it.phase}`);
       if (op === 'grantLeader' && (args[1] as { expected: unknown }).expected !== null) {
         const others = this.nodes.filter((n) => n.name !== it.holder && n.pg.writable);
@@ -706,7 +717,9 @@ class World {
 
   private arm(n: Node, deadline: number): void {
     const bound = n.leaseSentAt + this.config.ttl * 1000 - TIMING.safetyMarginMs;
-    if (deadline > bound + 1) this.violate('lease-from-send', `${n.name} armed its fence ${(deadline - bound).toFixed(0)} ms past send time + ttl - margin of its latest applied leader write`);
+    // A lease the store holds unfenced is one no grant passes: a fence armed over it may start from now.
+    const unfenced = this.unfencedLease?.holder === n.name;
+    if (deadline > bound + 1 && !unfenced) this.violate('lease-from-send', `${n.name} armed its fence ${(deadline - bound).toFixed(0)} ms past send time + ttl - margin of its latest applied leader write`);
     const gen = n.keeper.gen + 1;
     n.keeper = { deadline, gen };
     this.sched.at(this.virtualAt(n, deadline) + this.rng.int(0, TIMING.keeperReactionMs), () => this.keeperCheck(n, gen));
@@ -976,11 +989,28 @@ class World {
         case 'hostile-item':
           this.hostile(n, end);
           return;
+        case 'pause':
+          void this.setPaused(true);
+          this.sched.at(end, () => void this.setPaused(false));
+          return;
         case 'switchover':
           void this.store.setFailover(CLUSTER, { kind: 'switchover', requestedAt: Math.floor(this.sched.now), requestedBy: 'sim' }, null).catch(() => undefined);
           return;
       }
     });
+  }
+
+  /** The operator's pause or resume: a CAS on the config item, as the CLI writes it; a lost race is retried. */
+  private async setPaused(paused: boolean): Promise<void> {
+    for (let i = 0; i < 5; i++) {
+      const cur = await this.store.getConfig(CLUSTER).catch(() => null);
+      const r = await this.store.putConfig(CLUSTER, { ...(cur?.config ?? this.config), paused }, cur?.version ?? null).catch(() => null);
+      if (r?.ok === true) {
+        this.log(`operator: cluster ${paused ? 'paused' : 'resumed'}`);
+        return;
+      }
+    }
+    this.log(`operator: ${paused ? 'pause' : 'resume'} not written`);
   }
 
   /** The latest schedule time (virtual ms) at or before now. */

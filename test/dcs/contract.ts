@@ -374,6 +374,25 @@ export function storeContract(name: string, make: () => Promise<ContractSubject>
         assert.equal((await store.readCluster(c)).leader?.failsafe, undefined);
       });
 
+      test('a renew saying unfenced stores it, the next renew that does not say it clears it, and a new term never has it', async () => {
+        // Prepare
+        const { store } = await subject();
+        const c = newCluster();
+        await store.grantLeader(c, grant('a', null));
+        // Act
+        const paused = await store.renewLeader(c, { holder: 'a', term: 1, lastLsn: 10, timeline: 1, unfenced: true });
+        const again = await store.renewLeader(c, { holder: 'a', term: 1, lastLsn: 15, timeline: 1, unfenced: true });
+        const resumed = await store.renewLeader(c, { holder: 'a', term: 1, lastLsn: 20, timeline: 1 });
+        await store.renewLeader(c, { holder: 'a', term: 1, lastLsn: 25, timeline: 1, unfenced: true });
+        const regranted = await store.grantLeader(c, grant('b', { version: 5, term: 1 }));
+        // Assess
+        assert.equal(paused.ok && paused.item.unfenced, true);
+        assert.equal(again.ok && again.item.unfenced, true);
+        assert.equal(resumed.ok && 'unfenced' in resumed.item, false);
+        assert.equal(regranted.ok && 'unfenced' in regranted.item, false);
+        assert.equal((await store.readCluster(c)).leader?.unfenced, undefined);
+      });
+
       test('renew with no leader item returns a lost race with nothing current', async () => {
         // Prepare
         const { store } = await subject();

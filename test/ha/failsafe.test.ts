@@ -5,10 +5,11 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { LocalState } from '../../lib/ha/agent.js';
 import { agentStep, initialAgentState, type AgentParams, type AgentState, type Effect, type Outcome, type PgReading } from '../../lib/ha/agent-step.js';
-import { isCall } from '../../lib/ha/agent-effects.js';
 import type { ClusterSnapshot } from '../../lib/dcs/store.js';
 import { eligibility, eligibilityContext } from '../../lib/ha/eligibility.js';
 import { config, leader, member, NOW, primary, snapshot } from './fixtures.js';
+import { callKinds, runLoop, type Loop, type LoopTick } from './step-harness.js';
+import { isCall } from '../../lib/ha/agent-effects.js';
 
 const PARAMS: AgentParams = {
   name: 'b',
@@ -50,32 +51,9 @@ function heldPrimary(extra: Partial<AgentState> = {}): AgentState {
   };
 }
 
-interface Loop {
-  readonly calls: Effect[];
-  readonly effects: Effect[];
-  readonly state: AgentState;
-}
-
 /** One loop from a tick at `now`: each call answered by the next outcome (then `ok`), `callMs` apart. */
-function loop(state: AgentState, tick: { now: number; snapshot: ClusterSnapshot | null; local: LocalState; status: PgReading | null }, outcomes: Outcome[], callMs = 10): Loop {
-  let now = tick.now;
-  let r = agentStep(state, { type: 'tick', ...tick, shuttingDown: false }, PARAMS);
-  const calls: Effect[] = [];
-  const effects: Effect[] = [];
-  const queue = [...outcomes];
-  for (let i = 0; i < 50; i++) {
-    effects.push(...r.effects);
-    for (const e of r.effects) if (e.type === 'heartbeat' && e.detached === true) calls.push(e);
-    const call = r.effects.find(isCall);
-    if (call === undefined) break;
-    calls.push(call);
-    now += callMs;
-    r = agentStep(r.state, { type: 'result', now, outcome: queue.shift() ?? { kind: 'ok' } }, PARAMS);
-  }
-  return { calls, effects, state: r.state };
-}
-
-const kinds = (l: Loop): string[] => l.calls.map((c) => (c.type === 'store' ? `store:${c.op.op}` : c.type === 'pg' ? `pg:${c.op.op}` : c.type === 'keeper' ? `keeper:${c.op}` : c.type));
+const loop = (state: AgentState, tick: LoopTick, outcomes: Outcome[], callMs = 10): Loop => runLoop(PARAMS, state, tick, outcomes, callMs);
+const kinds = callKinds;
 const allOk = (...names: string[]): Outcome => ({ kind: 'failsafe', answers: Object.fromEntries(names.map((n) => [n, 'ok' as const])) });
 const ask = (state: AgentState, o: { holder?: string; term?: number; durationMs?: number; now?: number } = {}) =>
   agentStep(state, { type: 'failsafeAsk', now: o.now ?? T0, holder: o.holder ?? 'b', term: o.term ?? 4, durationMs: o.durationMs ?? TTL_MS }, { ...PARAMS, name: 'a' });

@@ -66,3 +66,17 @@ test('with the fence keeper disabled, a stalled agent leaves two writable primar
     assert.ok(found);
   }
 });
+
+test('with the unfenced mark ignored by the arbiter, a holder stalled after a pause meets a second primary, and the simulation says so', async () => {
+  // Prepare: pauses and stalls only; the arbiter reads a lease held unfenced as an ordinary one
+  let found: number | null = null;
+  // Act
+  for (let seed = 1; seed <= 80 && found === null; seed++) {
+    const x = await simulate({ seed, switches: ['unfenced-ignored'], classes: ['pause', 'agent-stall'], profile: 'short' });
+    if (x.violations.some((v) => v.invariant === 'single-writer' || v.invariant === 'fenced-before-grant')) found = seed;
+  }
+  // Assess
+  assert.notEqual(found, null, 'some schedule of pauses and stalls breaks single-writer without the mark');
+  const again = await simulate({ seed: found as number, classes: ['pause', 'agent-stall'], profile: 'short' });
+  assert.deepEqual(again.violations, [], 'the same schedule with the mark honoured keeps every invariant');
+});

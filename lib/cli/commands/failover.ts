@@ -14,14 +14,15 @@ import { memberArgument } from './switchover.js';
 export const failover: CommandSpec = {
   name: 'failover',
   summary: 'promote a named member now, without a graceful handover',
-  synopsis: 'failover [cluster] --candidate M [--force] [--wait S | --no-wait]',
+  synopsis: 'failover [cluster] --candidate M [--holder-stopped] [--force] [--wait S | --no-wait]',
   help: [
     '--candidate M       the member to promote (required)',
+    '--holder-stopped    you stopped the PostgreSQL of a holder that renewed unfenced while paused',
     '--force, -f         do not ask for confirmation; replace a pending request',
     '--wait S            follow the failover for up to S seconds (default 60)',
     '--no-wait           write the request and return',
   ],
-  options: { candidate: { type: 'string' }, ...FORCE_OPTION, ...WAIT_OPTIONS },
+  options: { candidate: { type: 'string' }, 'holder-stopped': { type: 'boolean' }, ...FORCE_OPTION, ...WAIT_OPTIONS },
   positionals: [],
   async run(ctx, args) {
     const raw = stringOption(this, args, 'candidate');
@@ -38,6 +39,12 @@ export const failover: CommandSpec = {
     if (leader !== null && leader.holder === candidate) {
       throw new RefusedError(`${action} refused: ${candidate} already leads (term ${leader.term}, ${leader.phase}); nothing written`);
     }
+    const holderStopped = flag(args, 'holder-stopped');
+    if (leader !== null && leader.unfenced === true && !holderStopped) {
+      throw new RefusedError(
+        `${action} refused: ${leader.holder} holds term ${leader.term} unfenced (it renewed while paused, with no fence), so its PostgreSQL may still take writes. Resume and let it renew, or stop its PostgreSQL and pass --holder-stopped; nothing written`,
+      );
+    }
     eligibleCandidate(snap, candidate, now, action, { skipLag: true });
     refusePending(snap.failover, force, action);
 
@@ -49,6 +56,7 @@ export const failover: CommandSpec = {
       kind: 'failover',
       ...(snap.leader === null ? {} : { from: snap.leader.holder }),
       to: candidate,
+      ...(holderStopped ? { holderStopped: true } : {}),
       requestedAt: now,
       requestedBy: ctx.operator,
     };
