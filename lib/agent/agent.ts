@@ -30,6 +30,8 @@ import type { MutationResult } from './api.js';
 import type { FailsafeBody } from './api-body.js';
 import type { ArbiterWaker } from './arbiter-waker.js';
 import { ParameterSync } from './parameters.js';
+import { OperatorRequests } from './operator-requests.js';
+import type { OperatorOp } from '../ha/agent-effects.js';
 import type { NodeStatus } from '../postgres/status.js';
 
 export { slotName };
@@ -88,6 +90,10 @@ export class Agent {
   /** The local server's last status: what the heartbeat says of its version and pending restart. */
   private lastPg: NodeStatus | null = null;
   private readonly memoryBytes = totalmem();
+  /** The operator's requests over the API (restart, reload, reinitialize). */
+  readonly operator: OperatorRequests;
+  private opSeq = 0;
+  private readonly ops = new Map<number, { readonly answer: 'begun' | 'done'; readonly resolve: (r: MutationResult) => void; timer: NodeJS.Timeout | undefined }>();
 
   constructor(
     readonly settings: AgentConfig,
@@ -136,6 +142,17 @@ export class Agent {
       }),
     };
     this.parameters = new ParameterSync(deps.pg, { info: (m) => deps.log.info(m), warn: (m) => deps.log.warn(m) }, this.memoryBytes);
+    this.operator = new OperatorRequests({
+      run: (op, answer) => this.runOperator(op, answer),
+      role: () => this.status().role,
+      pendingRestart: () => this.lastPg?.pendingRestart ?? [],
+      reload: async () => {
+        await this.parameters.sync(this.state.config.postgresql.parameters, { force: true });
+        if (await deps.pg.isRunning()) await deps.pg.reload();
+      },
+      log: { info: (m) => deps.log.info(m), warn: (m) => deps.log.warn(m) },
+      now: this.wall,
+    });
     this.lastLoopAt = this.mono();
   }
 
@@ -190,7 +207,35 @@ export class Agent {
       }
     } finally {
       this.setFenceTimer(null);
+      this.operator.close();
+      for (const [id, op] of this.ops) this.answerOp(id, { status: 503, message: 'the agent is shutting down' }, op);
     }
+  }
+
+  /**
+   * Queues an operator's request in the step machine and answers when it has
+   * begun or ended (`answer`), or was refused. One that has not begun within
+   * two ttl (no steady loop) is dropped.
+   */
+  private runOperator(op: OperatorOp, answer: 'begun' | 'done'): Promise<MutationResult> {
+    const id = ++this.opSeq;
+    return new Promise<MutationResult>((resolve) => {
+      const entry = { answer, resolve, timer: undefined as NodeJS.Timeout | undefined };
+      this.ops.set(id, entry);
+      entry.timer = setTimeout(() => {
+        for (const e of this.step({ type: 'operatorCancel', now: this.mono(), id })) this.instant(e);
+        if (this.state.operator?.id !== id) this.answerOp(id, { status: 503, message: `${op} not run: no steady loop within ${2 * this.state.config.ttl} s` }, entry);
+      }, 2 * this.state.config.ttl * 1000);
+      entry.timer.unref?.();
+      for (const e of this.step({ type: 'operator', now: this.mono(), id, op })) this.instant(e);
+      this.wake?.();
+    });
+  }
+
+  private answerOp(id: number, r: MutationResult, entry: { resolve: (r: MutationResult) => void; timer: NodeJS.Timeout | undefined }): void {
+    if (entry.timer !== undefined) clearTimeout(entry.timer);
+    this.ops.delete(id);
+    entry.resolve(r);
   }
 
   /** One loop: the delay before the next, or null when the agent should exit. */
@@ -263,6 +308,20 @@ export class Agent {
       case 'heartbeat':
         this.beat(e);
         return;
+      case 'operatorBegun': {
+        const op = this.ops.get(e.id);
+        if (op === undefined) return;
+        if (op.timer !== undefined) clearTimeout(op.timer);
+        op.timer = undefined;
+        if (op.answer === 'begun') this.answerOp(e.id, { status: 202, message: 'started' }, op);
+        return;
+      }
+      case 'operatorDone': {
+        if (!e.ok) this.deps.log.warn(e.reason.text, { code: e.reason.code });
+        const op = this.ops.get(e.id);
+        if (op !== undefined) this.answerOp(e.id, { status: e.ok ? 200 : 503, message: e.reason.text }, op);
+        return;
+      }
       case 'wakeArbiter':
         void this.deps.waker?.wake({ cluster: this.cluster, member: this.name, reason: e.reason.code }).catch((err: Error) => this.deps.log.warn(err.message));
         return;
@@ -336,6 +395,7 @@ export class Agent {
       serverVersion: this.lastPg?.serverVersion ?? null,
       pendingRestart: this.lastPg?.pendingRestart ?? [],
       parameterProblems: this.parameters.problems.map((p) => p.message),
+      scheduledRestart: this.operator.scheduled,
       tags: this.tags,
       lastLoopAt: this.lastLoopAt,
       loopWaitMs: st.config.loopWait * 1000,

@@ -109,11 +109,46 @@ export const failsafeBodySchema = z.object({
 });
 export type FailsafeBody = z.output<typeof failsafeBodySchema>;
 
+const zonedTime = z.string().transform((v, ctx) => {
+  const ms = parseZonedTime(v);
+  if (ms === null) {
+    ctx.addIssue({ code: 'custom', message: 'an ISO 8601 time with a zone, e.g. 2030-01-31T02:00:00Z' });
+    return z.NEVER;
+  }
+  return ms;
+});
+
+/**
+ * Patroni's POST /restart: all conditions optional. `role` and
+ * `restart_pending` are checked when the restart would run; `schedule`
+ * defers it. Patroni's `timeout` and `postgres_version` are refused: the
+ * node's own start timeout applies, and one major version runs here.
+ */
+export const restartBodySchema = z
+  .strictObject({
+    role: z.enum(['primary', 'master', 'replica']).optional(),
+    restart_pending: z.boolean().optional(),
+    schedule: zonedTime.optional(),
+  })
+  .transform((b) => ({
+    ...(b.role === undefined ? {} : { role: b.role === 'master' ? ('primary' as const) : b.role }),
+    ...(b.restart_pending === true ? { pendingOnly: true } : {}),
+    ...(b.schedule === undefined ? {} : { scheduledAt: b.schedule }),
+  }));
+export type RestartRequest = z.output<typeof restartBodySchema>;
+
+/** Patroni's POST /reinitialize: `force` is accepted for compatibility; a reinit always stops PostgreSQL first. */
+export const reinitBodySchema = z.strictObject({ force: z.boolean().optional() });
+
 /** Parses `value` with `schema`; the first issue becomes an InvalidRequestBodyError naming its field. */
 export function parseBody<S extends z.ZodType>(schema: S, value: unknown): z.output<S> {
   const result = schema.safeParse(value);
   if (result.success) return result.data;
   const issue = result.error.issues[0];
+  if (issue?.code === 'unrecognized_keys') {
+    const keys = (issue as { keys: string[] }).keys;
+    throw new InvalidRequestBodyError(keys.join(', '), 'not a field this endpoint takes: leave it out');
+  }
   if (issue === undefined || issue.path.length === 0) {
     throw new InvalidRequestBodyError(null, 'expected a JSON object, e.g. {"candidate":"node2"}');
   }

@@ -25,6 +25,13 @@ export function patroniJson(s: AgentStatus): Record<string, unknown> {
     body['xlog'] = { received_location: s.lsn, replayed_location: s.replayLsn };
   }
   if (s.role === 'replica' && s.syncStandby) body['sync_standby'] = true;
+  if (s.scheduledRestart) {
+    body['scheduled_restart'] = {
+      schedule: new Date(s.scheduledRestart.at).toISOString(),
+      ...(s.scheduledRestart.role !== undefined ? { role: s.scheduledRestart.role } : {}),
+      ...(s.scheduledRestart.pendingOnly === true ? { restart_pending: true } : {}),
+    };
+  }
   // Patroni's key: present only while a restart would apply a changed setting.
   if (s.pendingRestart.length > 0) body['pending_restart'] = true;
   body['cluster_unlocked'] = s.leader === null;

@@ -5,8 +5,20 @@
 // keeps no state of its own, and no request can make it throw.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { z } from 'zod';
 import { checkBasicAuth } from './api-auth.js';
-import { failoverBodySchema, failsafeBodySchema, parseBody, parseJsonObject, readBody, switchoverBodySchema, type FailsafeBody } from './api-body.js';
+import {
+  failoverBodySchema,
+  failsafeBodySchema,
+  parseBody,
+  parseJsonObject,
+  readBody,
+  reinitBodySchema,
+  restartBodySchema,
+  switchoverBodySchema,
+  type FailsafeBody,
+  type RestartRequest,
+} from './api-body.js';
 import { evaluateCheck, livenessCheck, readinessCheck, type HealthCheck } from './api-checks.js';
 import { clusterJson, patroniJson } from './api-json.js';
 import { ApiRequestError, HealthApiListenError } from './errors.js';
@@ -36,6 +48,14 @@ export interface HealthApiOptions {
   readonly onFailover?: (req: { candidate: string }) => Promise<MutationResult>;
   /** failsafe_mode: 200 for a promise given, 409 for one refused. */
   readonly onFailsafe?: (req: FailsafeBody) => MutationResult;
+  /** POST /restart: now (200 once done, 503 refused or failed) or scheduled (202). */
+  readonly onRestart?: (req: RestartRequest) => Promise<MutationResult>;
+  /** DELETE /restart: a scheduled restart cancelled (200), or none (404). */
+  readonly onCancelRestart?: () => Promise<MutationResult>;
+  /** POST /reload: the configuration applied again and PostgreSQL reloaded. */
+  readonly onReload?: () => Promise<MutationResult>;
+  /** POST /reinitialize: this node re-created from the leader (202: started). */
+  readonly onReinitialize?: () => Promise<MutationResult>;
   /** A mutating request refused before its handler ran (authentication, body): logged by the caller. */
   readonly onRefused?: (what: string, status: number, why: string) => void;
 }
@@ -43,7 +63,12 @@ export interface HealthApiOptions {
 type Route =
   | { readonly kind: 'check'; readonly check: HealthCheck }
   | { readonly kind: 'liveness' | 'readiness' | 'patroni' | 'cluster' }
-  | { readonly kind: 'switchover' | 'failover' | 'failsafe' };
+  | { readonly kind: Mutation };
+
+type Mutation = 'switchover' | 'failover' | 'failsafe' | 'restart' | 'reload' | 'reinitialize';
+const MUTATIONS: ReadonlySet<string> = new Set<Mutation>(['switchover', 'failover', 'failsafe', 'restart', 'reload', 'reinitialize']);
+/** Bodies that may be empty: Patroni's clients send none to these. */
+const EMPTY_BODY_OK: ReadonlySet<string> = new Set(['restart', 'reload', 'reinitialize']);
 
 const check = (c: HealthCheck): Route => ({ kind: 'check', check: c });
 
@@ -73,6 +98,9 @@ const ROUTES: ReadonlyMap<string, Route> = new Map<string, Route>([
   ['/switchover', { kind: 'switchover' }],
   ['/failover', { kind: 'failover' }],
   ['/failsafe', { kind: 'failsafe' }],
+  ['/restart', { kind: 'restart' }],
+  ['/reload', { kind: 'reload' }],
+  ['/reinitialize', { kind: 'reinitialize' }],
 ]);
 
 const READ_METHODS = ['GET', 'HEAD', 'OPTIONS'] as const;
@@ -159,15 +187,15 @@ async function handle(o: HealthApiOptions, req: IncomingMessage, res: ServerResp
     send(res, 404, { error: `no endpoint ${path}: health checks are /primary, /replica, /read-only, /health, /liveness, /readiness; status is /patroni and /cluster` });
     return;
   }
-  const mutating = route.kind === 'switchover' || route.kind === 'failover' || route.kind === 'failsafe';
-  const allowed: readonly string[] = mutating ? WRITE_METHODS : READ_METHODS;
+  const mutating = MUTATIONS.has(route.kind);
+  const allowed: readonly string[] = route.kind === 'restart' ? ['POST', 'DELETE'] : mutating ? WRITE_METHODS : READ_METHODS;
   const method = req.method ?? 'GET';
   if (!allowed.includes(method)) {
     send(res, 405, { error: `${method} ${path} is not supported: use ${allowed.join(', ')}` }, { Allow: allowed.join(', ') });
     return;
   }
-  if (route.kind === 'switchover' || route.kind === 'failover' || route.kind === 'failsafe') {
-    await mutate(o, route.kind, req, res);
+  if (mutating) {
+    await mutate(o, route.kind as Mutation, req, res);
     return;
   }
   const answer = read(o, route, query);
@@ -209,7 +237,7 @@ function read(o: HealthApiOptions, route: Route, query: URLSearchParams): { code
   }
 }
 
-async function mutate(o: HealthApiOptions, kind: 'switchover' | 'failover' | 'failsafe', req: IncomingMessage, res: ServerResponse): Promise<void> {
+async function mutate(o: HealthApiOptions, kind: Mutation, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const refuse = (status: number, error: string, headers: Record<string, string> = {}): void => {
     o.onRefused?.(kind, status, error);
     send(res, status, { error }, headers);
@@ -227,8 +255,25 @@ async function mutate(o: HealthApiOptions, kind: 'switchover' | 'failover' | 'fa
   let call: (() => Promise<MutationResult>) | undefined;
   let what: string = kind;
   try {
-    const body = parseJsonObject(await readBody(req));
-    if (kind === 'failsafe') {
+    const raw = await readBody(req);
+    const body = EMPTY_BODY_OK.has(kind) && raw.toString('utf8').trim() === '' ? {} : parseJsonObject(raw);
+    if (kind === 'restart' && req.method === 'DELETE') {
+      const handler = o.onCancelRestart;
+      what = 'cancelling a scheduled restart';
+      call = handler && (() => handler());
+    } else if (kind === 'restart') {
+      const args = parseBody(restartBodySchema, body);
+      const handler = o.onRestart;
+      call = handler && (() => handler(args));
+    } else if (kind === 'reload') {
+      parseBody(z.strictObject({}), body);
+      const handler = o.onReload;
+      call = handler && (() => handler());
+    } else if (kind === 'reinitialize') {
+      parseBody(reinitBodySchema, body);
+      const handler = o.onReinitialize;
+      call = handler && (() => handler());
+    } else if (kind === 'failsafe') {
       const args = parseBody(failsafeBodySchema, body);
       const handler = o.onFailsafe;
       call = handler && (async () => handler(args));

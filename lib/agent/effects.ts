@@ -1,15 +1,13 @@
 // Carries out the agent step machine's call effects against the real store,
 // PostgreSQL and fence keeper, and turns each answer into the outcome the
 // machine hears next. No decision is made here: an error is an outcome.
-import { readdir, rm } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { MemberItem, MemberStatus } from '../dcs/items.js';
 import type { ClusterId } from '../dcs/keys.js';
 import type { Store, WriteResult } from '../dcs/store.js';
 import type { CallEffect, Outcome, PgOp, PgReading, StoreOp, UpstreamRef } from '../ha/agent-step.js';
 import type { PostgresNode, Upstream } from '../postgres/node.js';
 import type { NodeStatus } from '../postgres/status.js';
-import { isEmptyDir, writeStandbySignal } from '../postgres/data-dir.js';
+import { emptyDir, isEmptyDir, writeStandbySignal } from '../postgres/data-dir.js';
 import { runAsFor } from '../postgres/os-user.js';
 import { clearBootstrapMarker, writeBootstrapMarker } from './bootstrap-marker.js';
 import type { Fence } from './fence-keeper.js';
@@ -139,6 +137,12 @@ async function pgCall(deps: EffectDeps, op: PgOp): Promise<Outcome> {
     case 'stop':
       await pg.stop(op.mode);
       return { kind: 'ok' };
+    case 'restart':
+      await pg.restart('fast');
+      return { kind: 'ok' };
+    case 'reinit':
+      await pg.reinit({ ...upstreamOf(op.from, slotName(deps.identity().name)), createSlot: true }, { expectedSystemId: op.expectedSystemId, noSync: deps.noSync });
+      return { kind: 'ok' };
     case 'checkpoint':
       await pg.checkpoint();
       return { kind: 'ok' };
@@ -168,9 +172,7 @@ async function pgCall(deps: EffectDeps, op: PgOp): Promise<Outcome> {
       return { kind: 'running', running: await pg.isRunning() };
     case 'prepareBootstrap':
       await writeBootstrapMarker(dataDir, await runAsFor(pg.config.osUser));
-      if (op.wipe && !(await isEmptyDir(dataDir))) {
-        for (const entry of await readdir(dataDir)) await rm(join(dataDir, entry), { recursive: true, force: true });
-      }
+      if (op.wipe && !(await isEmptyDir(dataDir))) await emptyDir(dataDir);
       return { kind: 'ok' };
     case 'initdb':
       await pg.initdb({ noSync: deps.noSync });

@@ -106,6 +106,10 @@ export async function main(argv: string[]): Promise<number> {
     auth: cfg.restapi.authentication ?? null,
     ...switchoverHandlers(store, agent.cluster, () => Date.now()),
     onFailsafe: (ask) => agent.failsafe(ask),
+    onRestart: (req) => agent.operator.restart(req),
+    onCancelRestart: () => agent.operator.cancelRestart(),
+    onReload: () => agent.operator.reload(),
+    onReinitialize: () => agent.operator.reinitialize(),
     onRefused: (what, status, why) => log.warn(`${what} request refused (${status}): ${why}`),
   });
   const listen = splitHostPort(cfg.restapi.listen);

@@ -27,7 +27,7 @@ export class ParameterSync {
   }
 
   /** Writes what passed into the managed block and reloads a running server when it changed. */
-  async sync(params: Readonly<Record<string, ParameterValue>>): Promise<void> {
+  async sync(params: Readonly<Record<string, ParameterValue>>, o: { force?: boolean } = {}): Promise<void> {
     const { accepted, problems } = checkParameters(params, { source: 'cluster', memoryBytes: this.memoryBytes });
     const known = new Set(this.#problems.map((p) => p.message));
     for (const p of problems) {
@@ -35,7 +35,7 @@ export class ParameterSync {
     }
     this.#problems = problems;
     const key = JSON.stringify(Object.entries(accepted).sort(([a], [b]) => (a < b ? -1 : 1)));
-    if (key === this.#applied) return;
+    if (key === this.#applied && o.force !== true) return;
     try {
       const changed = await this.pg.applyClusterParameters(accepted);
       // Without a data directory nothing is written now: initdb, clone and rewind write the block with these.

@@ -32,6 +32,8 @@ export interface AgentStatus {
   readonly pendingRestart: readonly string[];
   /** Cluster-wide parameters set aside, not written, with why. */
   readonly parameterProblems: readonly string[];
+  /** A restart an operator scheduled on this node (epoch ms), with its conditions. */
+  readonly scheduledRestart?: { readonly at: number; readonly role?: 'primary' | 'replica'; readonly pendingOnly?: boolean } | null;
   readonly tags: MemberTags;
   /** Monotonic ms of the end of the last completed loop, and the loop period. */
   readonly lastLoopAt: number;

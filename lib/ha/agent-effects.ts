@@ -48,6 +48,15 @@ export type AgentEvent =
    * arrive between any two steps of a loop.
    */
   | { readonly type: 'failsafeAsk'; readonly now: number; readonly holder: string; readonly term: number; readonly durationMs: number }
+  /**
+   * An operator asked this agent, over its authenticated API, to restart its
+   * PostgreSQL or to re-create it from the leader (reinit). It runs in the
+   * next loop that finds the node steady, after the loop's own actions (a
+   * holder's renew first), or is refused; `operatorDone` answers it.
+   */
+  | { readonly type: 'operator'; readonly now: number; readonly id: number; readonly op: OperatorOp }
+  /** The shell stopped waiting for an operator request: it is dropped if it has not begun. */
+  | { readonly type: 'operatorCancel'; readonly now: number; readonly id: number }
   /** The outcome of a detached heartbeat; it may arrive between any two steps of a loop. */
   | { readonly type: 'heartbeatDone'; readonly now: number; readonly outcome: Outcome };
 
@@ -84,8 +93,18 @@ export interface UpstreamRef {
   readonly connUrl: string;
 }
 
+export type OperatorOp = 'restart' | 'reinit';
+
 export type PgOp =
   | { readonly op: 'start' }
+  /** Fast stop, then start as the data directory says (standby.signal kept). */
+  | { readonly op: 'restart' }
+  /**
+   * Re-creates the data directory from `from`: checks that `from` answers and
+   * is of this node's system first, then stops, empties, clones and starts a
+   * standby. Only on an operator's request to this node.
+   */
+  | { readonly op: 'reinit'; readonly from: UpstreamRef; readonly expectedSystemId: string | undefined }
   /** Writes standby.signal, then starts: read-only whatever the data directory last was. */
   | { readonly op: 'startStandby' }
   | { readonly op: 'promote' }
@@ -132,6 +151,10 @@ export type Effect =
   | { readonly type: 'keeper'; readonly op: 'disarm' }
   /** failsafe_mode: ask every target, at once, to promise not to promote for `durationMs`. */
   | { readonly type: 'failsafe'; readonly holder: string; readonly term: number; readonly durationMs: number; readonly targets: readonly FailsafeTarget[] }
+  /** An operator's request has begun: it runs to its end now, whatever comes. */
+  | { readonly type: 'operatorBegun'; readonly id: number }
+  /** The answer to an `operator` event. */
+  | { readonly type: 'operatorDone'; readonly id: number; readonly ok: boolean; readonly reason: Reason }
   /** The answer to a `failsafeAsk` event. */
   | { readonly type: 'failsafeAnswer'; readonly ok: boolean; readonly reason: Reason }
   /**

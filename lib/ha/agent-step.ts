@@ -28,8 +28,8 @@
 //   is not on its way to becoming one.
 import type { ClusterConfig, MemberStatus, MemberTags } from '../dcs/items.js';
 import type { ClusterSnapshot } from '../dcs/store.js';
-import { decideAgent, r, type AgentAction, type LocalState, type Reason, type ReasonCode } from './agent.js';
-import type { AgentEvent, CallEffect, Effect, FailsafeTarget, HeartbeatFields, Outcome, PgReading, StoreOp } from './agent-effects.js';
+import { decideAgent, r, type AgentAction, type LocalState, type Reason, type ReasonCode, type SituationCode } from './agent.js';
+import type { AgentEvent, CallEffect, Effect, FailsafeTarget, HeartbeatFields, OperatorOp, Outcome, PgReading, StoreOp } from './agent-effects.js';
 import { ANY_STANDBY, resolveSync, type SyncStep } from './agent-sync.js';
 
 export type * from './agent-effects.js';
@@ -107,6 +107,8 @@ export interface AgentState {
    * only once the fence is armed again.
    */
   readonly fenceOff: boolean;
+  /** The operator's request waiting for a steady loop, or running in this one. */
+  readonly operator: { readonly id: number; readonly op: OperatorOp } | null;
   /** Since when the WAL receiver has not streamed while this replica's timeline is behind the leader's. */
   readonly stuckSince: number | null;
   /** The highest timeline seen since this postmaster started. */
@@ -187,6 +189,7 @@ export function initialAgentState(config: ClusterConfig): AgentState {
     fenceAt: null,
     keeperArmed: false,
     fenceOff: false,
+    operator: null,
     stuckSince: null,
     seenTimeline: null,
     leaderSeen: null,
@@ -237,6 +240,14 @@ export function agentStep(state: AgentState, event: AgentEvent, p: AgentParams):
     case 'heartbeatDone':
       onHeartbeatDone(d, p, event.outcome, out);
       break;
+    case 'operator':
+      if (d.operator !== null) out.push(operatorDone(event.id, false, r('operator_refused', `busy: a ${d.operator.op} is already asked for`)));
+      else d.operator = { id: event.id, op: event.op };
+      break;
+    case 'operatorCancel':
+      // One that has begun runs to its end: a restart or reinit is not cut off half way.
+      if (d.operator?.id === event.id && !operatorRunning(d)) d.operator = null;
+      break;
   }
   return { state: d, effects: out };
 }
@@ -279,7 +290,8 @@ function onTick(d: Draft, p: AgentParams, e: Extract<AgentEvent, { type: 'tick' 
     unfenced: d.fenceOff && d.lease.term !== null,
   });
   d.headReads = e.snapshot !== null && !blind && decision.code === 'replica_of_the_leader' && d.promise === null && !d.shuttingDown && !d.failsafeActive;
-  d.run = { startedAt: Math.min(e.startedAt ?? e.now, e.now), situation: decision.situation, actions: decision.actions, index: 0, step: 'begin', data: {}, awaiting: null };
+  const operator = planOperator(d, p, decision.code, blind, out);
+  d.run = { startedAt: Math.min(e.startedAt ?? e.now, e.now), situation: decision.situation, actions: [...decision.actions, ...operator], index: 0, step: 'begin', data: {}, awaiting: null };
   drive(d, p, e.now, out, null);
 }
 
@@ -410,6 +422,7 @@ const READS_ERRORS = new Set([
   'slots:done',
   'renew:unfenced',
   'rearmed',
+  'operator:done',
 ]);
 
 function drive(d: Draft, p: AgentParams, now: number, out: Effect[], first: Outcome | null): void {
@@ -481,6 +494,8 @@ function step(c: Ctx, name: string, o: Outcome | null): Next {
   switch (a.type) {
     case 'wait':
       return 'done';
+    case 'operator':
+      return operatorStep(c, a, name, o);
     case 'refuse':
       return { exit: a.reason };
     case 'stop':
@@ -1037,6 +1052,71 @@ function mustRearm(c: Ctx, a: AgentAction): boolean {
   const l = c.d.snapshot?.leader;
   if (!RENEWING.has(a.type) || l === null || l === undefined || l.holder !== c.p.name || l.unfenced !== true) return false;
   return !(a.type === 'renew' && rendersUnfenced(c.d));
+}
+
+function operatorDone(id: number, ok: boolean, reason: Reason): Effect {
+  return { type: 'operatorDone', id, ok, reason };
+}
+
+function operatorRunning(d: Draft): boolean {
+  const run = d.run;
+  return run !== null && !run.step.startsWith('tail') && run.actions.slice(0, run.index + 1).some((a) => a.type === 'operator');
+}
+
+/** Situations in which an operator's restart may run: the node is where it should be. */
+const RESTART_WHEN = new Set<SituationCode>(['holder', 'paused_holder', 'replica_of_the_leader', 'paused', 'no_leader']);
+/** ... and a reinit: any node that is not the holder, with a serving leader to copy. */
+const REINIT_NOT_WHEN = new Set<SituationCode>(['shutting_down', 'shutting_down_while_holding_the_lease', 'paused_shutting_down', 'data_of_another_cluster']);
+
+/** The operator's request as this loop's last action, or its refusal now (and why). */
+function planOperator(d: Draft, p: AgentParams, code: SituationCode, blind: boolean, out: Effect[]): AgentAction[] {
+  const req = d.operator;
+  if (req === null) return [];
+  const refuse = (why: string): AgentAction[] => {
+    out.push(operatorDone(req.id, false, r('operator_refused', `${req.op} refused: ${why}`)));
+    d.operator = null;
+    return [];
+  };
+  const snap = blind ? null : d.snapshot;
+  if (snap === null) return refuse('the store cannot be read now');
+  const l = snap.leader;
+  const mine = l !== null && l.holder === p.name && l.phase !== 'released';
+  if (req.op === 'restart') {
+    if (!d.local.running) return refuse('PostgreSQL is not running (the agent starts it when it should run)');
+    if (!RESTART_WHEN.has(code)) return refuse(`the node is not steady (${code})`);
+    return [{ type: 'operator', id: req.id, op: 'restart', reason: r('operator_restart', mine ? 'operator: restart the primary inside the lease just renewed' : 'operator: restart PostgreSQL') }];
+  }
+  if (mine) return refuse('this node holds the lease: switch over first');
+  if (l === null || (l.phase !== 'active' && l.phase !== 'handover' && l.phase !== 'demoted') || !snap.members.some((m) => m.name === l.holder)) return refuse('no serving leader to copy from');
+  if (REINIT_NOT_WHEN.has(code)) return refuse(`the node is not steady (${code})`);
+  return [{ type: 'operator', id: req.id, op: 'reinit', reason: r('operator_reinit', `operator: re-create this node from ${l.holder}`) }];
+}
+
+function operatorStep(c: Ctx, a: Extract<AgentAction, { type: 'operator' }>, name: string, o: Outcome | null): Next {
+  const { d } = c;
+  if (name === 'begin') {
+    c.out.push({ type: 'operatorBegun', id: a.id });
+    if (a.op === 'restart') {
+      d.demoting = d.local.running && d.local.inRecovery === false;
+      return pgCall(c, 'stopping', { op: 'restart' }, 'operator:done');
+    }
+    const leader = d.snapshot?.leader?.holder;
+    const m = d.snapshot?.members.find((x) => x.name === leader);
+    if (m === undefined) {
+      c.out.push(operatorDone(a.id, false, r('operator_refused', 'reinit refused: the leader is gone')));
+      d.operator = null;
+      return 'stop';
+    }
+    return pgCall(c, 'cloning', { op: 'reinit', from: { name: m.name, connUrl: m.connUrl }, expectedSystemId: d.snapshot?.initialize?.systemId }, 'operator:done');
+  }
+  d.operator = null;
+  d.demoting = false;
+  if (o?.kind === 'error') {
+    c.out.push(log('error', 'operator_failed', `${a.op} failed: ${o.message}`), operatorDone(a.id, false, r('operator_failed', `${a.op} failed: ${o.message}`)));
+    return 'stop';
+  }
+  c.out.push(log('info', 'operator_done', `${a.op} done`), operatorDone(a.id, true, r('operator_done', a.op === 'restart' ? 'restarted successfully' : 'reinitialized from the leader')));
+  return 'done';
 }
 
 /** True when the keeper holds the deadline (or none is configured). */

@@ -36,7 +36,7 @@ export const STEP_REASON_CODES = [
   'initialize_lost', 'bootstrap_foreign_files', 'bootstrap_postmaster_running', 'fence_deadline', 'heartbeat_failed',
   'heartbeat_conflict', 'member_gone', 'promoted', 'rewound', 'initdb', 'keeper_disarm_failed', 'checkpoint_failed', 'action',
   'failsafe_active', 'failsafe_incomplete', 'failsafe_ended', 'failsafe_promised', 'failsafe_promise', 'failsafe_refused',
-  'arbiter_wake', 'fence_rearmed', 'fence_off',
+  'arbiter_wake', 'fence_rearmed', 'fence_off', 'operator_restart', 'operator_reinit', 'operator_refused', 'operator_failed', 'operator_done',
 ] as const;
 
 export type ReasonCode = (typeof RULE_REASON_CODES)[number] | (typeof STEP_REASON_CODES)[number];
@@ -126,6 +126,8 @@ export type AgentAction =
   /** failsafe_mode: ask every member of the failsafe set to promise not to promote; all promise, the role holds on. */
   | { readonly type: 'failsafe'; readonly term: number; readonly reason: Reason }
   | { readonly type: 'stop'; readonly reason: Reason }
+  /** An operator's request (agent-step.ts appends it to a steady loop's actions). */
+  | { readonly type: 'operator'; readonly id: number; readonly op: 'restart' | 'reinit'; readonly reason: Reason }
   | { readonly type: 'refuse'; readonly reason: Reason }
   | { readonly type: 'wait'; readonly reason: Reason };
 

@@ -94,6 +94,11 @@ export function processExists(pid: number): boolean {
 }
 
 /** True when the directory is missing or empty. */
+/** Removes everything inside `path`, keeping the directory (its owner and mode) itself. */
+export async function emptyDir(path: string): Promise<void> {
+  for (const entry of await readdir(path)) await rm(join(path, entry), { recursive: true, force: true });
+}
+
 export async function isEmptyDir(path: string): Promise<boolean> {
   try {
     return (await readdir(path)).length === 0;

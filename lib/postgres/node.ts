@@ -18,6 +18,7 @@ import { readControlData, type ControlData } from './controldata.js';
 import {
   dropCopiedAutoConf,
   editAutoConf,
+  emptyDir,
   fileTail,
   isEmptyDir,
   processExists,
@@ -342,6 +343,34 @@ export class PostgresNode {
     await this.writeFollowFiles(this.primaryConninfo(source), slot);
     const rewound = !/no rewind required/.test(output);
     return { rewound, durationMs: performance.now() - started };
+  }
+
+  /**
+   * Re-creates this node from `source`: only once `source` answers and is of
+   * `expectedSystemId` (and of this data directory's own system, when it has
+   * one) does it stop the server and empty the data directory; then it clones
+   * (clone()) and starts a standby. A source that cannot be checked leaves
+   * everything as it was.
+   */
+  async reinit(source: Upstream & { readonly createSlot?: boolean }, options: CopyOptions & { expectedSystemId?: string } = {}): Promise<void> {
+    const { config } = this;
+    const sourceSystemId = await withSession(this.sessionOptions(source), async (session) => {
+      const [row] = await session.query<{ system_id: string }>('SELECT system_identifier::text AS system_id FROM pg_control_system()');
+      return row?.system_id ?? '(none)';
+    });
+    if (options.expectedSystemId !== undefined && sourceSystemId !== options.expectedSystemId) {
+      throw new SystemIdMismatchError(`reinit source ${source.host}:${source.port}`, options.expectedSystemId, sourceSystemId);
+    }
+    if (existsSync(join(config.dataDir, 'global', 'pg_control'))) {
+      const own = await this.controldata();
+      if (own.systemId !== sourceSystemId) throw new SystemIdMismatchError(`reinit source ${source.host}:${source.port}`, own.systemId, sourceSystemId);
+    }
+    await this.stop('fast');
+    if (await this.isRunning()) throw new StillRunningError(config.name, 'reinit');
+    await emptyDir(config.dataDir);
+    await this.clone(source, options);
+    await writeStandbySignal(config.dataDir, await this.runAs());
+    await this.start();
   }
 
   /** Creates a physical slot on this node (reserving WAL now); false when it existed. */

@@ -581,6 +581,14 @@ class World {
       case 'stop':
         this.pgStop(n, op.mode === 'fast', 'agent');
         return { kind: 'ok' };
+      case 'restart':
+        if (!pg.running) fail('not running');
+        this.pgStop(n, true, 'restart');
+        this.pgStart(n);
+        return { kind: 'ok' };
+      case 'reinit':
+        // No operator asks for a reinit in the simulation.
+        return fail('not modelled');
       case 'checkpoint':
         if (!pg.running) fail('not running');
         return { kind: 'ok' };

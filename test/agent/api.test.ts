@@ -612,6 +612,52 @@ describe('health API mutating endpoints', () => {
     assert.equal(r.status, 405);
   });
 
+  test('POST /restart passes Patroni\'s conditions parsed; an unknown field such as timeout is refused naming it', async (t) => {
+    // Prepare
+    const restarts: unknown[] = [];
+    const api = await startApi(t, primary(), {
+      onRestart: async (req) => {
+        restarts.push(req);
+        return { status: 202, message: 'restart scheduled' };
+      },
+    });
+    // Act
+    const scheduled = await post(api.port, '/restart', JSON.stringify({ role: 'master', restart_pending: true, schedule: '2030-01-31T02:00:00Z' }));
+    const empty = await post(api.port, '/restart', '');
+    const timeout = await post(api.port, '/restart', '{"timeout":30}');
+    const badRole = await post(api.port, '/restart', '{"role":"boss"}');
+    // Assess
+    assert.equal(scheduled.status, 202, scheduled.body);
+    assert.equal(empty.status, 202, empty.body);
+    assert.deepEqual(restarts, [{ role: 'primary', pendingOnly: true, scheduledAt: Date.parse('2030-01-31T02:00:00Z') }, {}]);
+    assert.equal(timeout.status, 400);
+    assert.match(timeout.body, /timeout/);
+    assert.equal(badRole.status, 400);
+    assert.match(badRole.body, /role/);
+  });
+
+  test('DELETE /restart cancels, POST /reload and /reinitialize call their handlers, and all need credentials', async (t) => {
+    // Prepare
+    const calls: string[] = [];
+    const api = await startApi(t, replica(), {
+      onCancelRestart: async () => (calls.push('cancel'), { status: 404, message: 'no restart is scheduled' }),
+      onReload: async () => (calls.push('reload'), { status: 200, message: 'reloaded' }),
+      onReinitialize: async () => (calls.push('reinit'), { status: 202, message: 'started' }),
+    });
+    // Act
+    const cancel = await call(api.port, 'DELETE', '/restart', { headers: { Authorization: basic('admin', 's3cret') } });
+    const reload = await post(api.port, '/reload', '');
+    const reinit = await post(api.port, '/reinitialize', '{"force":true}');
+    const anonymous = await post(api.port, '/reinitialize', '{}', {});
+    const getRestart = await call(api.port, 'GET', '/restart');
+    // Assess
+    assert.deepEqual([cancel.status, reload.status, reinit.status], [404, 200, 202]);
+    assert.deepEqual(calls, ['cancel', 'reload', 'reinit']);
+    assert.equal(anonymous.status, 401);
+    assert.equal(getRestart.status, 405);
+    assert.equal(getRestart.headers['allow'], 'POST, DELETE');
+  });
+
   test('POST /switchover without credentials answers 401 with a Basic challenge and calls nothing', async (t) => {
     // Prepare
     const rec = recorder();
