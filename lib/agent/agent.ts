@@ -30,6 +30,7 @@ import type { MutationResult } from './api.js';
 import type { FailsafeBody } from './api-body.js';
 import type { ArbiterWaker } from './arbiter-waker.js';
 import { ParameterSync } from './parameters.js';
+import { currentLeader, leaderName } from '../ha/leadership.js';
 import { OperatorRequests } from './operator-requests.js';
 import type { OperatorOp } from '../ha/agent-effects.js';
 import type { NodeStatus } from '../postgres/status.js';
@@ -388,7 +389,7 @@ export class Agent {
       replayLsn: s?.replayedLsn ?? null,
       lagBytes: s?.inRecovery && leader !== null && lsn !== null ? Math.max(0, leader.lastLsn - lsn) : null,
       syncStandby: st.snapshot?.sync?.standbys.includes(this.name) ?? false,
-      leader: leader?.phase === 'released' ? null : (leader?.holder ?? null),
+      leader: st.snapshot === null ? null : leaderName(st.snapshot),
       term: leader?.term ?? null,
       paused: st.config.paused,
       systemId: s?.systemId ?? local.systemId,
@@ -412,7 +413,7 @@ export class Agent {
 
   clusterView(): ClusterView {
     const snap = this.state.snapshot;
-    const leader = snap?.leader ?? null;
+    const leader = snap === null ? null : currentLeader(snap);
     return {
       scope: this.cluster.scope,
       paused: this.state.config.paused,
