@@ -30,6 +30,7 @@ import type { MutationResult } from './api.js';
 import type { FailsafeBody } from './api-body.js';
 import type { ArbiterWaker } from './arbiter-waker.js';
 import { ParameterSync } from './parameters.js';
+import { SlotKeeper } from './slot-keeper.js';
 import type { NodeStatus } from '../postgres/status.js';
 
 export { slotName };
@@ -85,6 +86,7 @@ export class Agent {
   /** The detached heartbeat in flight, if any. */
   private beating: Promise<void> | undefined;
   private readonly parameters: ParameterSync;
+  private readonly slots: SlotKeeper;
   /** The local server's last status: what the heartbeat says of its version and pending restart. */
   private lastPg: NodeStatus | null = null;
   private readonly memoryBytes = totalmem();
@@ -130,12 +132,14 @@ export class Agent {
         ...(this.lastPg !== null ? { serverVersion: this.lastPg.serverVersion, pendingRestart: [...this.lastPg.pendingRestart] } : {}),
         ...(this.lastPg?.inRecovery === true ? { receiver: this.lastPg.walReceiver?.status ?? 'none' } : {}),
         ...(this.parameters.problems.length > 0 ? { parameterProblems: this.parameters.problems.map((p) => p.message) } : {}),
+        ...(this.slots.retainedBytes() !== null ? { slotRetainedBytes: this.slots.retainedBytes() ?? 0 } : {}),
         ...(settings.aws.instance_id !== undefined ? { instanceId: settings.aws.instance_id } : {}),
         ...(settings.aws.network_interface_id !== undefined ? { networkInterfaceId: settings.aws.network_interface_id } : {}),
         ...(settings.aws.private_ip !== undefined ? { privateIp: settings.aws.private_ip } : {}),
       }),
     };
     this.parameters = new ParameterSync(deps.pg, { info: (m) => deps.log.info(m), warn: (m) => deps.log.warn(m) }, this.memoryBytes);
+    this.slots = new SlotKeeper(deps.pg, settings.name, { info: (m) => deps.log.info(m), warn: (m) => deps.log.warn(m) }, () => this.state.config);
     this.lastLoopAt = this.mono();
   }
 
@@ -205,6 +209,11 @@ export class Agent {
     await this.parameters.sync(snapshot?.config?.config.postgresql.parameters ?? this.state.config.postgresql.parameters);
     const reading = await readLocal(pg, snapshot?.members ?? []);
     this.lastPg = reading.status;
+    try {
+      await this.slots.sync({ snapshot, primary: reading.status !== null && !reading.status.inRecovery, holder: this.state.snapshot?.leader?.holder === this.name, membersSeen: this.state.membersSeen, now: this.mono() });
+    } catch (err) {
+      log.warn(`replication slots not synced: ${(err as Error).message}`);
+    }
     let effects = this.step({ type: 'tick', now: this.mono(), startedAt, snapshot, read, local: reading.state, status: toReading(reading.status), shuttingDown: this.shuttingDown });
     for (;;) {
       let call: CallEffect | null = null;
