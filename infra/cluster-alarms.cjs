@@ -56,6 +56,20 @@ const ALARMS = [
     describe: (c, o) => `The most lagging replica of ${c} stayed over ${o.lagBytes} bytes behind for 3 minutes.`,
   },
   {
+    // Reported by the primary's agent only: no data while it does not (an
+    // older agent, no primary), which is no alarm.
+    id: 'SlotRetention',
+    title: 'slot WAL retention',
+    metric: 'SlotRetainedBytes',
+    statistic: 'Minimum',
+    comparison: 'GreaterThanThreshold',
+    threshold: (o) => o.slotBytes,
+    periods: 3,
+    missing: 'notBreaching',
+    describe: (c, o) =>
+      `A replication slot on the primary of ${c} held back over ${o.slotBytes} bytes of WAL for 3 minutes: a replica stopped consuming it; its agent drops a slot nobody uses after slot_grace_period, max_slot_wal_keep_size caps the rest.`,
+  },
+  {
     id: 'EndpointOutOfSync',
     title: 'endpoint out of sync',
     metric: 'EndpointInSync',
@@ -133,7 +147,7 @@ function parseClusters(raw) {
 }
 
 /** The alarm resources for `clusters`, notifying `topic` (a CloudFormation value). */
-function clusterAlarms(clusters, { stage, lagBytes, topic }) {
+function clusterAlarms(clusters, { stage, lagBytes, slotBytes, topic }) {
   const Resources = {};
   for (const cluster of clusters) {
     for (const a of ALARMS) {
@@ -158,11 +172,11 @@ function clusterAlarms(clusters, { stage, lagBytes, topic }) {
         Type: 'AWS::CloudWatch::Alarm',
         Properties: {
           AlarmName: `pgfloat ${cluster} ${a.title} (${stage})`,
-          AlarmDescription: a.describe(cluster, { lagBytes }),
+          AlarmDescription: a.describe(cluster, { lagBytes, slotBytes }),
           ...watched,
           EvaluationPeriods: a.periods,
           DatapointsToAlarm: a.datapoints ?? a.periods,
-          Threshold: a.threshold({ lagBytes }),
+          Threshold: a.threshold({ lagBytes, slotBytes }),
           ComparisonOperator: a.comparison,
           TreatMissingData: a.missing,
           AlarmActions: [topic],
@@ -182,7 +196,11 @@ module.exports = async ({ resolveVariable }) => {
   if (!Number.isInteger(lagBytes) || lagBytes <= 0) {
     throw new Error(`param "replicationLagAlarmBytes" must be a positive whole number of bytes, not ${lagBytes}`);
   }
-  return { Resources: clusterAlarms(clusters, { stage, lagBytes, topic: { Ref: 'AlarmTopic' } }) };
+  const slotBytes = Number(await resolveVariable('param:slotRetainedAlarmBytes'));
+  if (!Number.isInteger(slotBytes) || slotBytes <= 0) {
+    throw new Error(`param "slotRetainedAlarmBytes" must be a positive whole number of bytes, not ${slotBytes}`);
+  }
+  return { Resources: clusterAlarms(clusters, { stage, lagBytes, slotBytes, topic: { Ref: 'AlarmTopic' } }) };
 };
 module.exports.parseClusters = parseClusters;
 module.exports.clusterAlarms = clusterAlarms;

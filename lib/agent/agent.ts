@@ -33,6 +33,7 @@ import { ParameterSync } from './parameters.js';
 import { currentLeader, leaderName } from '../ha/leadership.js';
 import { OperatorRequests } from './operator-requests.js';
 import type { OperatorOp } from '../ha/agent-effects.js';
+import { SlotKeeper } from './slot-keeper.js';
 import type { NodeStatus } from '../postgres/status.js';
 
 export { slotName };
@@ -88,6 +89,7 @@ export class Agent {
   /** The detached heartbeat in flight, if any. */
   private beating: Promise<void> | undefined;
   private readonly parameters: ParameterSync;
+  private readonly slots: SlotKeeper;
   /** The local server's last status: what the heartbeat says of its version and pending restart. */
   private lastPg: NodeStatus | null = null;
   private readonly memoryBytes = totalmem();
@@ -137,6 +139,7 @@ export class Agent {
         ...(this.lastPg !== null ? { serverVersion: this.lastPg.serverVersion, pendingRestart: [...this.lastPg.pendingRestart] } : {}),
         ...(this.lastPg?.inRecovery === true ? { receiver: this.lastPg.walReceiver?.status ?? 'none' } : {}),
         ...(this.parameters.problems.length > 0 ? { parameterProblems: this.parameters.problems.map((p) => p.message) } : {}),
+        ...(this.slots.retainedBytes() !== null ? { slotRetainedBytes: this.slots.retainedBytes() ?? 0 } : {}),
         ...(settings.aws.instance_id !== undefined ? { instanceId: settings.aws.instance_id } : {}),
         ...(settings.aws.network_interface_id !== undefined ? { networkInterfaceId: settings.aws.network_interface_id } : {}),
         ...(settings.aws.private_ip !== undefined ? { privateIp: settings.aws.private_ip } : {}),
@@ -154,6 +157,7 @@ export class Agent {
       log: { info: (m) => deps.log.info(m), warn: (m) => deps.log.warn(m) },
       now: this.wall,
     });
+    this.slots = new SlotKeeper(deps.pg, settings.name, { info: (m) => deps.log.info(m), warn: (m) => deps.log.warn(m) }, () => this.state.config);
     this.lastLoopAt = this.mono();
   }
 
@@ -251,6 +255,11 @@ export class Agent {
     await this.parameters.sync(snapshot?.config?.config.postgresql.parameters ?? this.state.config.postgresql.parameters);
     const reading = await readLocal(pg, snapshot?.members ?? []);
     this.lastPg = reading.status;
+    try {
+      await this.slots.sync({ snapshot, primary: reading.status !== null && !reading.status.inRecovery, holder: this.state.snapshot?.leader?.holder === this.name, membersSeen: this.state.membersSeen, now: this.mono() });
+    } catch (err) {
+      log.warn(`replication slots not synced: ${(err as Error).message}`);
+    }
     let effects = this.step({ type: 'tick', now: this.mono(), startedAt, snapshot, read, local: reading.state, status: toReading(reading.status), shuttingDown: this.shuttingDown });
     for (;;) {
       let call: CallEffect | null = null;

@@ -18,6 +18,7 @@ export const CLUSTER_METRICS = {
   malformedItems: { name: 'MalformedItems', unit: MetricUnit.Count },
   failsafePromises: { name: 'FailsafePromises', unit: MetricUnit.Count },
   memberStoreErrors: { name: 'MemberStoreErrors', unit: MetricUnit.Count },
+  slotRetainedBytes: { name: 'SlotRetainedBytes', unit: MetricUnit.Bytes },
 } as const satisfies Record<keyof ClusterMetrics, { name: string; unit: Unit }>;
 
 /** Per-cluster failures of a tick (a malformed item, a store error, a failed AWS call). */
@@ -50,7 +51,9 @@ export class PowertoolsMetricsSink implements MetricsSink {
     this.metrics.addDimensions({ [CLUSTER_DIMENSION]: cluster });
     for (const key of Object.keys(CLUSTER_METRICS) as (keyof ClusterMetrics)[]) {
       const { name, unit } = CLUSTER_METRICS[key];
-      this.metrics.addMetric(name, unit, m[key]);
+      const value = m[key];
+      // An optional gauge nobody reports is left out, not published as 0.
+      if (value !== undefined) this.metrics.addMetric(name, unit, value);
     }
     this.metrics.publishStoredMetrics();
   }

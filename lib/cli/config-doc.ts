@@ -18,6 +18,8 @@ const TOP: readonly (readonly [keyof ClusterConfig, string])[] = [
   ['synchronousNodeCount', 'synchronous_node_count'],
   ['paused', 'pause'],
   ['failsafeMode', 'failsafe_mode'],
+  ['permanentSlots', 'permanent_slots'],
+  ['slotGracePeriod', 'slot_grace_period'],
   ['endpoint', 'endpoint'],
   ['postgresql', 'postgresql'],
 ];
@@ -46,7 +48,7 @@ export function isMapping(v: unknown): v is Doc {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-/** The config in snake_case, every key present, parameters sorted by name. */
+/** The config in snake_case, every key present but the optional ones unset, parameters sorted by name. */
 export function toDocument(config: ClusterConfig): Doc {
   const doc: Doc = {};
   for (const [camel, snake] of TOP) {
@@ -59,7 +61,7 @@ export function toDocument(config: ClusterConfig): Doc {
       const sorted: Doc = {};
       for (const name of Object.keys(params).sort()) sorted[name] = params[name];
       doc[snake] = { parameters: sorted };
-    } else {
+    } else if (config[camel] !== undefined) {
       doc[snake] = config[camel];
     }
   }

@@ -43,6 +43,12 @@ export type EndpointConfig = z.infer<typeof endpointConfigSchema>;
 
 const pgParameterValue = z.union([z.string(), z.number(), z.boolean()]);
 
+const permanentSlotSchema = z.object({
+  type: z
+    .literal('physical', { error: (i) => `type ${JSON.stringify(i.input)} is not supported: permanent slots are physical only (logical slots are not supported)` })
+    .default('physical'),
+});
+
 /** Cluster-wide settings, Patroni's dynamic configuration in camelCase. Seconds and bytes. */
 export const clusterConfigSchema = z
   .object({
@@ -61,6 +67,17 @@ export const clusterConfigSchema = z
      */
     failsafeMode: z.boolean().default(false),
     endpoint: endpointConfigSchema.default({ kind: 'none' }),
+    /**
+     * Patroni's permanent_slots, physical only: slots the primary keeps (and
+     * creates when missing) whether or not a member streams through them.
+     */
+    permanentSlots: z.record(z.string().regex(/^[a-z0-9_]{1,63}$/, 'a slot name is 1-63 of a-z 0-9 _'), permanentSlotSchema).optional(),
+    /**
+     * Seconds a member's heartbeat may stay unchanged before the primary drops
+     * its slot (and a slot of no member is dropped after being listed this
+     * long); absent: max(1800, 10 * ttl).
+     */
+    slotGracePeriod: z.number().positive().optional(),
     postgresql: z
       .object({ parameters: z.record(z.string(), pgParameterValue).default({}) })
       .default({ parameters: {} }),
@@ -169,6 +186,8 @@ export const memberStatusSchema = z.object({
   pendingRestart: z.array(z.string().max(200)).max(400).optional(),
   /** Cluster-wide parameters this node refused to write, with why. */
   parameterProblems: z.array(z.string().max(1000)).max(400).optional(),
+  /** The primary's largest WAL retention over its replication slots, bytes. */
+  slotRetainedBytes: z.number().int().min(0).optional(),
   heartbeatAt: epochMs,
 });
 export type MemberStatus = z.infer<typeof memberStatusSchema>;

@@ -15,6 +15,7 @@ export function clusterMetrics(t: Tick, grants: number): ClusterMetrics {
       maxLag = Math.max(maxLag, leader.lastLsn - m.lsn);
     }
   }
+  const retained = members.flatMap((m) => (m.slotRetainedBytes !== undefined ? [m.slotRetainedBytes] : []));
   const inSync = leader !== null && endpoint !== null && endpoint.member === leader.holder && endpoint.term === leader.term;
   return {
     leaderPresent: present ? 1 : 0,
@@ -26,5 +27,6 @@ export function clusterMetrics(t: Tick, grants: number): ClusterMetrics {
     malformedItems: t.snapshot.malformed.length,
     failsafePromises: members.filter((m) => m.failsafe !== undefined).length,
     memberStoreErrors: members.reduce((sum, m) => sum + (m.storeErrors ?? 0), 0),
+    ...(retained.length > 0 ? { slotRetainedBytes: Math.max(...retained) } : {}),
   };
 }

@@ -110,6 +110,10 @@ export const REPLICATION_DEFAULTS: Readonly<Record<string, ParameterValue>> = {
   max_replication_slots: 10,
   hot_standby: true,
   wal_log_hints: true,
+  // A slot never retains more WAL than this, whatever the agent does: past it
+  // PostgreSQL invalidates the slot (its replica must be cloned again) rather
+  // than fill the disk, even before the primary's agent drops a slot nobody uses.
+  max_slot_wal_keep_size: '8GB',
 };
 
 /** Settings derived from the node's own fields; parameters may not set them. */

@@ -9,6 +9,8 @@ export interface SlotInfo {
   readonly type: string;
   readonly active: boolean;
   readonly restartLsn: number | null;
+  /** WAL this slot holds back, bytes: current (or replayed) position - restart_lsn; null when it reserves none. */
+  readonly retainedBytes: number | null;
 }
 
 const SLOT_NAME = /^[a-z0-9_]{1,63}$/;
@@ -60,9 +62,18 @@ export async function dropSlot(session: Session, node: string, name: string): Pr
   }
 }
 
+/** The slots with the WAL each holds back from the server's current position (replay position on a standby). */
 export async function listSlots(session: Session): Promise<SlotInfo[]> {
-  const rows = await session.query<{ slot_name: string; slot_type: string; active: boolean; restart_lsn: string | null }>(
-    'SELECT slot_name, slot_type, active, restart_lsn FROM pg_replication_slots ORDER BY slot_name',
+  const rows = await session.query<{ slot_name: string; slot_type: string; active: boolean; restart_lsn: string | null; retained: string | null }>(
+    `SELECT slot_name, slot_type, active, restart_lsn,
+            pg_wal_lsn_diff(CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END, restart_lsn)::text AS retained
+       FROM pg_replication_slots ORDER BY slot_name`,
   );
-  return rows.map((r) => ({ name: r.slot_name, type: r.slot_type, active: r.active, restartLsn: lsnOrNull(r.restart_lsn) }));
+  return rows.map((r) => ({
+    name: r.slot_name,
+    type: r.slot_type,
+    active: r.active,
+    restartLsn: lsnOrNull(r.restart_lsn),
+    retainedBytes: r.retained === null ? null : Math.max(0, Number(r.retained)),
+  }));
 }

@@ -77,6 +77,20 @@ describe('decide: metrics', () => {
     assert.equal(metrics.memberStoreErrors, 7);
   });
 
+  test('reports the largest WAL retention of a slot any member reports, and none when none does', () => {
+    // Prepare
+    const reporting = observed({ leader: leader('a'), members: [{ ...a, slotRetainedBytes: 5_000 }, { ...b, slotRetainedBytes: 70_000 }, c], endpoint: endpoint('a', 3) });
+    const silent = observed({ leader: leader('a'), members: [a, b, c], endpoint: endpoint('a', 3) });
+
+    // Act
+    const { metrics } = decide(input(reporting));
+    const { metrics: none } = decide(input(silent));
+
+    // Assess
+    assert.equal(metrics.slotRetainedBytes, 70_000);
+    assert.equal('slotRetainedBytes' in none, false);
+  });
+
   test('reports zeros for a cluster without leader or members', () => {
     // Prepare
     const snap = snapshot({ initialize: null });

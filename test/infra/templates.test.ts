@@ -272,18 +272,18 @@ describe('infra/cluster-nodes.yml', () => {
 describe('infra/cluster-alarms.cjs', () => {
   const alarms = createRequire(import.meta.url)('../../infra/cluster-alarms.cjs') as {
     parseClusters(raw: string): string[];
-    clusterAlarms(clusters: string[], o: { stage: string; lagBytes: number; topic: unknown }): Record<string, { Properties: Record<string, unknown> }>;
+    clusterAlarms(clusters: string[], o: { stage: string; lagBytes: number; slotBytes: number; topic: unknown }): Record<string, { Properties: Record<string, unknown> }>;
   };
 
   test('rejects a cluster that is not "<namespace>/<scope>" and keeps look-alike clusters apart', () => {
     // Prepare
     const lookAlike = alarms.parseClusters(' pgfloat/a-b , pgfloat/ab,team/x/orders ');
     // Act
-    const resources = alarms.clusterAlarms(lookAlike, { stage: 'prod', lagBytes: 1024, topic: { Ref: 'AlarmTopic' } });
+    const resources = alarms.clusterAlarms(lookAlike, { stage: 'prod', lagBytes: 1024, slotBytes: 4096, topic: { Ref: 'AlarmTopic' } });
     // Assess
     assert.deepEqual(lookAlike, ['pgfloat/a-b', 'pgfloat/ab', 'team/x/orders']);
     for (const c of lookAlike) assert.deepEqual(parseClusterPk(c) === null ? null : clusterPk(parseClusterPk(c) as ClusterId), c);
-    assert.equal(Object.keys(resources).length, 7 * 3);
+    assert.equal(Object.keys(resources).length, 8 * 3);
     for (const id of Object.keys(resources)) assert.match(id, /^[A-Za-z0-9]{1,255}$/);
     assert.throws(() => alarms.parseClusters('orders'), /"orders" is not "<namespace>\/<scope>"/);
     assert.throws(() => alarms.parseClusters('pgfloat/orders,pgfloat/orders'), /twice/);

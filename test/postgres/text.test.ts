@@ -172,6 +172,7 @@ describe('node settings', () => {
       max_replication_slots: 10,
       hot_standby: true,
       wal_log_hints: true,
+      max_slot_wal_keep_size: '8GB',
       shared_buffers: '16MB',
     });
     assert.ok(block.includes('wal_log_hints = on'));
