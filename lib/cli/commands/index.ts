@@ -8,6 +8,7 @@ import { pause, resume } from './pause.js';
 import { remove } from './remove.js';
 import { switchover } from './switchover.js';
 import { topology } from './topology.js';
+import { version } from './version.js';
 
 export const COMMANDS: readonly CommandSpec[] = [
   list,
@@ -20,4 +21,5 @@ export const COMMANDS: readonly CommandSpec[] = [
   editConfig,
   history,
   remove,
+  version,
 ];
