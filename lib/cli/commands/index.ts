@@ -1,6 +1,7 @@
 // Every command, in the order `pgfloat --help` lists them.
 import type { CommandSpec } from '../command.js';
 import { editConfig, showConfig } from './config.js';
+import { dsn } from './dsn.js';
 import { failover } from './failover.js';
 import { history } from './history.js';
 import { list } from './list.js';
@@ -20,6 +21,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   showConfig,
   editConfig,
   history,
+  dsn,
   remove,
   version,
 ];
