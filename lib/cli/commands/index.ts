@@ -3,6 +3,7 @@ import type { CommandSpec } from '../command.js';
 import { editConfig, showConfig } from './config.js';
 import { dsn } from './dsn.js';
 import { failover } from './failover.js';
+import { flush } from './flush.js';
 import { history } from './history.js';
 import { list } from './list.js';
 import { pause, resume } from './pause.js';
@@ -16,6 +17,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   topology,
   switchover,
   failover,
+  flush,
   pause,
   resume,
   showConfig,
