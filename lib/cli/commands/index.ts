@@ -1,7 +1,8 @@
 // Every command, in the order `pgfloat --help` lists them.
 import type { CommandSpec } from '../command.js';
-import { editConfig, showConfig } from './config.js';
+import { showConfig } from './config.js';
 import { dsn } from './dsn.js';
+import { editConfig } from './edit-config.js';
 import { failover } from './failover.js';
 import { flush } from './flush.js';
 import { history } from './history.js';
