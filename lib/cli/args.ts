@@ -6,7 +6,7 @@ import { parseArgs } from 'node:util';
 import { clusterIdSchema, type ClusterId } from '../dcs/keys.js';
 import { readAgentConfig, type AgentConfig } from './agent-config.js';
 import type { CommandSpec, OptionSpecs, OptionValues } from './command.js';
-import { AgentConfigError, UsageError } from './errors.js';
+import { AgentConfigError, MissingClusterError, UsageError } from './errors.js';
 
 export const GLOBAL_OPTIONS: OptionSpecs = {
   cluster: { type: 'string' },
@@ -136,7 +136,7 @@ export async function resolveTarget(
     }
     cluster = parseCluster(`${agent.namespace}/${agent.scope}`, `${configPath}: scope/namespace`, spec.name);
   } else {
-    throw new UsageError(
+    throw new MissingClusterError(
       `missing --cluster: name the cluster with --cluster <namespace>/<scope> (e.g. --cluster pgfloat/orders), a positional cluster name, PGFLOAT_CLUSTER, or -c agent.yml`,
       spec.name,
     );

@@ -1,6 +1,6 @@
 // A CLI command: its options (node:util parseArgs), its usage text and what it runs.
 import type { ParseArgsConfig } from 'node:util';
-import type { CommandContext } from './context.js';
+import type { CommandContext, Reporter } from './context.js';
 import { UsageError } from './errors.js';
 
 export type OptionSpecs = NonNullable<ParseArgsConfig['options']>;
@@ -22,7 +22,11 @@ export interface CommandSpec {
   readonly options: OptionSpecs;
   /** Names of the positionals the command requires after the optional cluster name. */
   readonly positionals: readonly string[];
+  /** Checks the command's own positionals before the cluster is resolved; throws UsageError. */
+  checkPositionals?(positionals: readonly string[]): void;
   run(ctx: CommandContext, args: CommandArgs): Promise<number>;
+  /** Runs when no cluster is named anywhere; without it, a missing cluster is a usage error. */
+  runWithoutCluster?(out: Reporter, args: CommandArgs): Promise<number>;
 }
 
 export function stringOption(spec: CommandSpec, args: CommandArgs, name: string): string | undefined {

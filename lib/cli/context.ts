@@ -35,20 +35,24 @@ export interface CliDeps {
   readonly operator?: string;
 }
 
-export interface CommandContext {
+/** How a command reports: what it runs with even when no cluster is named. */
+export interface Reporter {
   readonly io: CliIo;
+  readonly json: boolean;
+  /** A line for the operator: stdout, or stderr under --json so stdout stays JSON. */
+  say(line: string): void;
+  /** Under --json, the command's one JSON document on stdout. */
+  result(value: unknown): void;
+}
+
+export interface CommandContext extends Reporter {
   readonly store: Store;
   readonly cluster: ClusterId;
-  readonly json: boolean;
   readonly operator: string;
   readonly pollMs: number;
   now(): number;
   elapsed(): number;
   sleep(ms: number): Promise<void>;
-  /** A line for the operator: stdout, or stderr under --json so stdout stays JSON. */
-  say(line: string): void;
-  /** Under --json, the command's one JSON document on stdout. */
-  result(value: unknown): void;
   /**
    * Resolves when the operator agreed (or `force`); throws RefusedError
    * when they did not or cannot be asked.

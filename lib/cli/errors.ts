@@ -24,6 +24,9 @@ export class UsageError extends CliError {
   }
 }
 
+/** No cluster is named: no --cluster, positional cluster name, PGFLOAT_CLUSTER, nor scope in -c. */
+export class MissingClusterError extends UsageError {}
+
 /** The agent configuration file given with -c cannot be read or does not validate. */
 export class AgentConfigError extends UsageError {
   constructor(

@@ -30,3 +30,9 @@ export function hostOf(connUrl: string, fallback?: string): string {
 export function progressLine(elapsedMs: number, message: string): string {
   return `${`${seconds(elapsedMs)} s`.padStart(8)}  ${message}`;
 }
+
+/** server_version_num as PostgreSQL prints it: 150018 -> "15.18", 90624 -> "9.6.24". */
+export function postgresVersion(num: number): string {
+  if (num >= 100_000) return `${Math.floor(num / 10_000)}.${num % 10_000}`;
+  return `${Math.floor(num / 10_000)}.${Math.floor(num / 100) % 100}.${num % 100}`;
+}

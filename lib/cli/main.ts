@@ -8,8 +8,8 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DcsError } from '../dcs/errors.js';
 import { parseCommandLine, resolveTarget, splitCommand, splitPositionals, type Target } from './args.js';
 import { COMMANDS } from './commands/index.js';
-import type { CliDeps, CliIo, CommandContext } from './context.js';
-import { CliError, RefusedError, UsageError } from './errors.js';
+import type { CliDeps, CliIo, CommandContext, Reporter } from './context.js';
+import { CliError, MissingClusterError, RefusedError, UsageError } from './errors.js';
 import { askYesNo, readAll } from './prompt.js';
 import { commandUsage, generalUsage } from './usage.js';
 
@@ -27,24 +27,30 @@ function defaultOperator(env: CliIo['env']): string {
   return `${user}@${hostname()}`;
 }
 
-function makeContext(io: CliIo, deps: CliDeps, store: CommandContext['store'], target: Target, json: boolean): CommandContext {
-  let stdinUsed = false;
+function makeReporter(io: CliIo, json: boolean): Reporter {
   return {
     io,
-    store,
-    cluster: target.cluster,
     json,
-    operator: deps.operator ?? defaultOperator(io.env),
-    pollMs: deps.pollMs ?? 250,
-    now: deps.now ?? Date.now,
-    elapsed: deps.elapsed ?? (() => performance.now()),
-    sleep: deps.sleep ?? ((ms) => delay(ms)),
     say(line) {
       (json ? io.stderr : io.stdout).write(`${line}\n`);
     },
     result(value) {
       if (json) io.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
     },
+  };
+}
+
+function makeContext(io: CliIo, deps: CliDeps, store: CommandContext['store'], target: Target, json: boolean): CommandContext {
+  let stdinUsed = false;
+  return {
+    ...makeReporter(io, json),
+    store,
+    cluster: target.cluster,
+    operator: deps.operator ?? defaultOperator(io.env),
+    pollMs: deps.pollMs ?? 250,
+    now: deps.now ?? Date.now,
+    elapsed: deps.elapsed ?? (() => performance.now()),
+    sleep: deps.sleep ?? ((ms) => delay(ms)),
     async confirm(question, force) {
       if (force) return;
       let yes: boolean;
@@ -94,7 +100,16 @@ export async function main(argv: readonly string[], io: CliIo, deps: CliDeps = {
       return 0;
     }
     const { cluster, own } = splitPositionals(spec, positionals);
-    const target = await resolveTarget(spec, values, cluster, io.env);
+    spec.checkPositionals?.(own);
+    let target: Target;
+    try {
+      target = await resolveTarget(spec, values, cluster, io.env);
+    } catch (err) {
+      if (err instanceof MissingClusterError && spec.runWithoutCluster !== undefined) {
+        return await spec.runWithoutCluster(makeReporter(io, values.json === true), { values, positionals: own });
+      }
+      throw err;
+    }
     let store = deps.store;
     if (store === undefined) {
       // The AWS SDK is most of the CLI's start-up time: load it only for a

@@ -182,6 +182,7 @@ export const memberStatusSchema = z.object({
   receiver: z.string().max(32).optional(),
   /** server_version_num of the running server. */
   serverVersion: z.number().int().min(0).optional(),
+  agentVersion: z.string().max(40).optional(), // the agent's pgfloat version
   /** Parameters changed in the files whose new value waits for a restart. */
   pendingRestart: z.array(z.string().max(200)).max(400).optional(),
   /** Cluster-wide parameters this node refused to write, with why. */

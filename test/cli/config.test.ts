@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { DEFAULT_CONFIG } from '../../lib/dcs/items.js';
 import { label, newCluster, openHarness, racingStore, run, seedCluster, type Harness } from './harness.js';
@@ -280,17 +280,196 @@ describe('pgfloat show-config and edit-config', () => {
     assert.deepEqual(await h.store.getConfig(c), { config: { ...DEFAULT_CONFIG, maximumLagOnFailover: 0 }, version: 1 });
   });
 
-  test('edit-config without an edit or with a malformed --set is a usage error', async () => {
+  test('edit-config with a malformed --set is a usage error and writes nothing', async () => {
     // Prepare
     const c = newCluster();
     // Act
-    const none = await run(['edit-config', label(c)], { store: h.store });
     const malformed = await run(['edit-config', label(c), '--set', 'ttl'], { store: h.store });
     // Assess
-    assert.equal(none.code, 2);
-    assert.match(none.stderr, /edit-config needs an edit: pass --set key=value, --pg name=value or --file F/);
     assert.equal(malformed.code, 2);
     assert.match(malformed.stderr, /--set "ttl": expected key=value/);
     assert.equal(await h.store.getConfig(c), null);
+  });
+});
+
+describe('pgfloat edit-config in the editor', () => {
+  let h: Harness;
+  let dir: string;
+  let scripts = 0;
+  before(async () => {
+    h = await openHarness();
+    dir = mkdtempSync(join(tmpdir(), 'pgfloat-editor-'));
+  });
+  after(async () => {
+    rmSync(dir, { recursive: true, force: true });
+    await h.table.close();
+  });
+
+  /**
+   * An editor: a shell script that records the file it is given (its last
+   * argument) with its mode, then runs `body` with that file as $f.
+   */
+  const editor = (body: string): { path: string; seen: () => { file: string; mode: string }[] } => {
+    scripts += 1;
+    const path = join(dir, `editor${scripts}.sh`);
+    const log = `${path}.seen`;
+    writeFileSync(path, `#!/bin/sh\nfor f; do :; done\nprintf '%s %s\\n' "$f" "$(stat -c %a "$f")" >> '${log}'\n${body}\n`);
+    chmodSync(path, 0o755);
+    const seen = (): { file: string; mode: string }[] =>
+      existsSync(log)
+        ? readFileSync(log, 'utf8')
+            .trimEnd()
+            .split('\n')
+            .map((l) => {
+              const [file = '', mode = ''] = l.split(' ');
+              return { file, mode };
+            })
+        : [];
+    return { path, seen };
+  };
+  const env = (over: Record<string, string>): Record<string, string | undefined> => ({ PATH: process.env.PATH, ...over });
+
+  test('without an edit option it opens the config in $EDITOR and writes the edited file with CAS after confirmation', async () => {
+    // Prepare
+    const c = newCluster();
+    await h.store.putConfig(c, DEFAULT_CONFIG, null);
+    const ed = editor(`sed -i 's/^ttl: 10$/ttl: 30/' "$f"`);
+    const asked: string[] = [];
+    // Act
+    const r = await run(['edit-config', label(c)], {
+      store: h.store,
+      env: env({ EDITOR: ed.path }),
+      confirm: async (q) => {
+        asked.push(q);
+        return true;
+      },
+    });
+    // Assess
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(asked, [`Apply these changes to ${label(c)}?`]);
+    assert.ok(r.stdout.split('\n').includes('-ttl: 10') && r.stdout.split('\n').includes('+ttl: 30'), r.stdout);
+    assert.deepEqual(await h.store.getConfig(c), { config: { ...DEFAULT_CONFIG, ttl: 30 }, version: 2 });
+    const [seen] = ed.seen();
+    assert.equal(seen?.mode, '600');
+    assert.ok(seen.file.startsWith(tmpdir()), seen.file);
+    assert.equal(existsSync(seen.file), false);
+    assert.equal(existsSync(dirname(seen.file)), false);
+  });
+
+  test('the editor gets the config exactly as show-config prints it', async () => {
+    // Prepare
+    const c = newCluster();
+    await h.store.putConfig(c, { ...DEFAULT_CONFIG, postgresql: { parameters: { work_mem: '64MB' } } }, null);
+    const copy = join(dir, 'as-edited.yaml');
+    const ed = editor(`cp "$f" '${copy}'`);
+    // Act
+    const shown = await run(['show-config', label(c)], { store: h.store });
+    const r = await run(['edit-config', label(c)], { store: h.store, env: env({ EDITOR: ed.path }) });
+    // Assess
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(readFileSync(copy, 'utf8'), shown.stdout);
+  });
+
+  test('$VISUAL wins over $EDITOR, and its words are the command and its arguments', async () => {
+    // Prepare
+    const c = newCluster();
+    await h.store.putConfig(c, DEFAULT_CONFIG, null);
+    const visual = editor(`sed -i "s/^ttl: 10$/ttl: $1/" "$f"`);
+    const other = editor('exit 9');
+    // Act
+    const r = await run(['edit-config', label(c), '--force'], { store: h.store, env: env({ VISUAL: `  ${visual.path}   45 `, EDITOR: other.path }) });
+    // Assess
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal((await h.store.getConfig(c))?.config.ttl, 45);
+    assert.equal(other.seen().length, 0);
+  });
+
+  test('a key removed in the editor takes its default: the edited file is the whole config', async () => {
+    // Prepare
+    const c = newCluster();
+    await h.store.putConfig(c, { ...DEFAULT_CONFIG, ttl: 30, postgresql: { parameters: { work_mem: '64MB', max_connections: 200 } } }, null);
+    const ed = editor(`sed -i -e '/^ttl:/d' -e '/work_mem:/d' "$f"`);
+    // Act
+    const r = await run(['edit-config', label(c), '--force'], { store: h.store, env: env({ EDITOR: ed.path }) });
+    // Assess
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(await h.store.getConfig(c), { config: { ...DEFAULT_CONFIG, postgresql: { parameters: { max_connections: 200 } } }, version: 2 });
+  });
+
+  test('a file left unchanged says "Not changed", writes nothing and leaves no temp file', async () => {
+    // Prepare
+    const c = newCluster();
+    await h.store.putConfig(c, DEFAULT_CONFIG, null);
+    const ed = editor('exit 0');
+    // Act
+    const r = await run(['edit-config', label(c)], { store: h.store, env: env({ EDITOR: ed.path }) });
+    // Assess
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, 'Not changed\n');
+    assert.deepEqual(await h.store.getConfig(c), { config: DEFAULT_CONFIG, version: 1 });
+    assert.equal(existsSync(dirname(ed.seen()[0]?.file ?? '')), false);
+  });
+
+  test('an editor that exits non-zero is refused: exit 1, nothing written, no temp file', async () => {
+    // Prepare
+    const c = newCluster();
+    await h.store.putConfig(c, DEFAULT_CONFIG, null);
+    const ed = editor(`sed -i 's/^ttl: 10$/ttl: 30/' "$f"\nexit 3`);
+    // Act
+    const r = await run(['edit-config', label(c), '--force'], { store: h.store, env: env({ EDITOR: ed.path }) });
+    // Assess
+    assert.equal(r.code, 1);
+    assert.equal(r.stderr, `pgfloat: editor ${ed.path} exited with 3; nothing written\n`);
+    assert.deepEqual(await h.store.getConfig(c), { config: DEFAULT_CONFIG, version: 1 });
+    assert.equal(existsSync(dirname(ed.seen()[0]?.file ?? '')), false);
+  });
+
+  test('an editor that cannot be started is refused, naming it: exit 1, nothing written', async () => {
+    // Prepare
+    const c = newCluster();
+    await h.store.putConfig(c, DEFAULT_CONFIG, null);
+    const missing = join(dir, 'no-such-editor');
+    // Act
+    const r = await run(['edit-config', label(c), '--force'], { store: h.store, env: env({ EDITOR: `${missing} --wait` }) });
+    // Assess
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, new RegExp(`^pgfloat: editor ${missing} --wait could not be started \\(ENOENT\\): set VISUAL or EDITOR; nothing written`));
+    assert.deepEqual(await h.store.getConfig(c), { config: DEFAULT_CONFIG, version: 1 });
+  });
+
+  test('an edited file that is not valid YAML, not a mapping, empty or an invalid config is refused and writes nothing', async () => {
+    // Prepare
+    const c = newCluster();
+    await h.store.putConfig(c, DEFAULT_CONFIG, null);
+    const broken = editor(`printf 'ttl: [\\n' > "$f"`);
+    const list = editor(`printf -- '- ttl\\n' > "$f"`);
+    const empty = editor(`: > "$f"`);
+    const invalid = editor(`sed -i 's/^ttl: 10$/ttl: 5/' "$f"`);
+    // Act
+    const runs = [];
+    for (const ed of [broken, list, empty, invalid]) runs.push(await run(['edit-config', label(c), '--force'], { store: h.store, env: env({ EDITOR: ed.path }) }));
+    // Assess
+    for (const r of runs) assert.equal(r.code, 1, r.stdout);
+    assert.match(runs[0]?.stderr ?? '', /^pgfloat: the edited config is not valid YAML \(.*\); nothing written/);
+    assert.match(runs[1]?.stderr ?? '', /^pgfloat: the edited config: expected a mapping of config keys/);
+    assert.equal(runs[2]?.stderr, 'pgfloat: the edited config is empty; nothing written\n');
+    assert.match(runs[3]?.stderr ?? '', /invalid config, nothing written:\n {2}ttl: ttl \(5\) must be at least/);
+    assert.deepEqual(await h.store.getConfig(c), { config: DEFAULT_CONFIG, version: 1 });
+  });
+
+  test('a config changed while the editor was open is not overwritten: exit 1', async () => {
+    // Prepare
+    const c = newCluster();
+    await h.store.putConfig(c, DEFAULT_CONFIG, null);
+    const ed = editor(`sed -i 's/^ttl: 10$/ttl: 30/' "$f"`);
+    const store = racingStore(h.store, async () => {
+      await h.store.putConfig(c, { ...DEFAULT_CONFIG, loopWait: 1 }, 1);
+    });
+    // Act
+    const r = await run(['edit-config', label(c), '--force'], { store, env: env({ EDITOR: ed.path }) });
+    // Assess
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /edit-config not written: the config changed while you edited \(version 2\); run again/);
+    assert.deepEqual(await h.store.getConfig(c), { config: { ...DEFAULT_CONFIG, loopWait: 1 }, version: 2 });
   });
 });

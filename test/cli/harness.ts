@@ -144,7 +144,7 @@ export async function seedCluster(store: Store, c: ClusterId, seed: Seed = {}): 
   if (!confirmed.ok) throw new Error('seed: confirm failed');
 }
 
-/** A store whose next putConfig / setFailover / removeMember is preceded by `before` (another writer winning the race). */
+/** A store whose next putConfig / setFailover / clearFailover / removeMember is preceded by `before` (another writer winning the race). */
 export function racingStore(store: Store, before: () => Promise<void>): Store {
   let armed = true;
   const race = async (): Promise<void> => {
@@ -157,7 +157,7 @@ export function racingStore(store: Store, before: () => Promise<void>): Store {
     get(target, prop, receiver) {
       const value = Reflect.get(target, prop, receiver) as unknown;
       if (typeof value !== 'function') return value;
-      if (prop === 'putConfig' || prop === 'setFailover' || prop === 'removeMember') {
+      if (prop === 'putConfig' || prop === 'setFailover' || prop === 'clearFailover' || prop === 'removeMember') {
         return async (...args: unknown[]) => {
           await race();
           return (value as (...a: unknown[]) => unknown).apply(target, args);

@@ -23,6 +23,9 @@ describe('pgfloat command line', () => {
     { argv: ['switchover', 'pgfloat/orders', '--candidate', 'no/slash'], message: /--candidate "no\/slash": not a member name/ },
     { argv: ['list', 'pgfloat/orders', 'extra'], message: /unexpected argument extra for "pgfloat list"/ },
     { argv: ['list', 'pgfloat/orders', '--endpoint', 'localhost:8000'], message: /--endpoint "localhost:8000": expected an http\(s\) URL/ },
+    { argv: ['flush', 'pgfloat/orders', 'restart'], message: /flush restart: the one target is switchover/ },
+    { argv: ['flush', 'pgfloat/orders'], message: /flush pgfloat\/orders: the one target is switchover/ },
+    { argv: ['dsn', 'pgfloat/orders', '--member', 'a', '--role', 'leader'], message: /--member and --role contradict each other/ },
   ];
   for (const { argv, env, message } of usageErrors) {
     const shown = [...Object.entries(env ?? {}).map(([k, v]) => `${k}=${v}`), 'pgfloat', ...argv].join(' ');
@@ -47,6 +50,19 @@ describe('pgfloat command line', () => {
     // Assess
     assert.equal(r.code, 0);
     assert.match(r.stdout, /^Usage: pgfloat switchover \[cluster\] \[--candidate M\]/);
+  });
+
+  test('--help lists every command, and edit-config --help names the editor it opens without an edit option', async () => {
+    // Prepare
+    const argv = ['edit-config', '--help'];
+    // Act
+    const general = await run(['--help']);
+    const edit = await run(argv);
+    // Assess
+    assert.equal(general.code, 0);
+    for (const name of ['flush', 'dsn', 'version']) assert.match(general.stdout, new RegExp(`^  ${name} +\\S`, 'm'));
+    assert.equal(edit.code, 0);
+    assert.match(edit.stdout, /none of these +edit the whole config \(as show-config prints it\) in \$VISUAL, else \$EDITOR, else vi/);
   });
 });
 

@@ -1,23 +1,30 @@
 // Every command, in the order `pgfloat --help` lists them.
 import type { CommandSpec } from '../command.js';
-import { editConfig, showConfig } from './config.js';
+import { showConfig } from './config.js';
+import { dsn } from './dsn.js';
+import { editConfig } from './edit-config.js';
 import { failover } from './failover.js';
+import { flush } from './flush.js';
 import { history } from './history.js';
 import { list } from './list.js';
 import { pause, resume } from './pause.js';
 import { remove } from './remove.js';
 import { switchover } from './switchover.js';
 import { topology } from './topology.js';
+import { version } from './version.js';
 
 export const COMMANDS: readonly CommandSpec[] = [
   list,
   topology,
   switchover,
   failover,
+  flush,
   pause,
   resume,
   showConfig,
   editConfig,
   history,
+  dsn,
   remove,
+  version,
 ];
