@@ -30,6 +30,7 @@ import type { MutationResult } from './api.js';
 import type { FailsafeBody } from './api-body.js';
 import type { ArbiterWaker } from './arbiter-waker.js';
 import { ParameterSync } from './parameters.js';
+import { VERSION } from './version.js';
 import { currentLeader, leaderName } from '../ha/leadership.js';
 import { OperatorRequests } from './operator-requests.js';
 import type { OperatorOp } from '../ha/agent-effects.js';
@@ -136,6 +137,7 @@ export class Agent {
         apiUrl: this.apiUrl,
         storeErrors: this.storeErrors,
         memoryBytes: this.memoryBytes,
+        agentVersion: VERSION,
         ...(this.lastPg !== null ? { serverVersion: this.lastPg.serverVersion, pendingRestart: [...this.lastPg.pendingRestart] } : {}),
         ...(this.lastPg?.inRecovery === true ? { receiver: this.lastPg.walReceiver?.status ?? 'none' } : {}),
         ...(this.parameters.problems.length > 0 ? { parameterProblems: this.parameters.problems.map((p) => p.message) } : {}),

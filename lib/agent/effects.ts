@@ -10,6 +10,7 @@ import type { NodeStatus } from '../postgres/status.js';
 import { emptyDir, isEmptyDir, writeStandbySignal } from '../postgres/data-dir.js';
 import { runAsFor } from '../postgres/os-user.js';
 import { clearBootstrapMarker, writeBootstrapMarker } from './bootstrap-marker.js';
+import { slotName } from '../ha/slots.js';
 import type { Fence } from './fence-keeper.js';
 import type { FailsafeAnswer, FailsafeCall } from './failsafe-client.js';
 
@@ -29,9 +30,7 @@ export interface EffectDeps {
   readonly storeError?: () => void;
 }
 
-export function slotName(member: string): string {
-  return `pgfloat_${member.toLowerCase().replace(/[^a-z0-9_]/g, '_')}`.slice(0, 63);
-}
+export { slotName };
 
 export function toReading(s: NodeStatus | null): PgReading | null {
   if (s === null) return null;

@@ -3,11 +3,15 @@
 // through it or not, so a slot nobody will use again must go; a slot a
 // member may still come back to must stay. Never dropped: an active slot (a
 // walsender streams through it) and a slot pgfloat's naming did not make.
-import { slotName } from '../agent/effects.js';
 import type { ClusterConfig } from '../dcs/items.js';
 
 /** The prefix of every slot name slotName gives a member: slots without it are not pgfloat's. */
 export const SLOT_PREFIX = 'pgfloat_';
+
+/** The physical slot a member streams through on the primary: a valid, 63-byte slot name. */
+export function slotName(member: string): string {
+  return `${SLOT_PREFIX}${member.toLowerCase().replace(/[^a-z0-9_]/g, '_')}`.slice(0, 63);
+}
 
 export interface SlotReason {
   readonly code: SlotReasonCode;
@@ -65,9 +69,12 @@ export interface SlotPlan {
   readonly keep: { readonly name: string; readonly reason: SlotReason }[];
 }
 
-/** slot_grace_period in ms: the config's, or max(30 min, 10 * ttl). */
+/**
+ * slot_grace_period in ms: the config's, or max(30 min, 10 * ttl); never
+ * under 2 * ttl, so a member that missed a heartbeat or two keeps its slot.
+ */
 export function slotGraceMs(config: Pick<ClusterConfig, 'ttl' | 'slotGracePeriod'>): number {
-  return (config.slotGracePeriod ?? Math.max(30 * 60, 10 * config.ttl)) * 1000;
+  return Math.max(config.slotGracePeriod ?? Math.max(30 * 60, 10 * config.ttl), 2 * config.ttl) * 1000;
 }
 
 const secs = (ms: number): string => `${(ms / 1000).toFixed(1)} s`;

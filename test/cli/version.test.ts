@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { StoreUnavailableError } from '../../lib/dcs/errors.js';
 import type { Store } from '../../lib/dcs/store.js';
-import { VERSION } from '../../lib/cli/version.js';
+import { VERSION } from '../../lib/agent/version.js';
 import { label, newCluster, openHarness, run, runBin, seedCluster, type Harness } from './harness.js';
 
 describe('pgfloat version', () => {

@@ -185,10 +185,11 @@ describe('planSlots', () => {
 });
 
 describe('slot config', () => {
-  test('slot_grace_period defaults to max(30 min, 10 * ttl), else the config\'s', () => {
+  test('slot_grace_period defaults to max(30 min, 10 * ttl), else the config\'s, never under 2 * ttl', () => {
     assert.equal(slotGraceMs(DEFAULT_CONFIG), 30 * 60_000);
     assert.equal(slotGraceMs({ ttl: 600 }), 6000_000);
-    assert.equal(slotGraceMs({ ttl: 600, slotGracePeriod: 5 }), 5000);
+    assert.equal(slotGraceMs({ ttl: 3, slotGracePeriod: 8 }), 8000);
+    assert.equal(slotGraceMs({ ttl: 600, slotGracePeriod: 5 }), 1200_000);
   });
 
   test('slotName gives every member slot the prefix the plan recognises', () => {

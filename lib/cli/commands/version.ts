@@ -7,7 +7,7 @@ import { clusterLabel } from '../../dcs/keys.js';
 import type { CommandSpec } from '../command.js';
 import type { Reporter } from '../context.js';
 import { postgresVersion } from '../format.js';
-import { VERSION } from '../version.js';
+import { VERSION } from '../../agent/version.js';
 
 interface MemberVersions {
   readonly name: string;
