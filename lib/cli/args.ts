@@ -3,6 +3,7 @@
 // Precedence for each: the option, then the environment, then the agent
 // config file given with -c, then the default.
 import { parseArgs } from 'node:util';
+import { z } from 'zod';
 import { clusterIdSchema, type ClusterId } from '../dcs/keys.js';
 import { readAgentConfig, type AgentConfig } from './agent-config.js';
 import type { CommandSpec, OptionSpecs, OptionValues } from './command.js';
@@ -78,6 +79,8 @@ export interface Target {
   readonly table: string;
   readonly endpoint: string | undefined;
   readonly region: string | undefined;
+  /** Credentials of the agents' API (restart, reload, reinit): PGFLOAT_API_AUTH, else restapi.authentication of -c agent.yml. */
+  readonly apiAuth: { readonly username: string; readonly password: string } | null;
 }
 
 /** "<namespace>/<scope>"; a bare scope takes the namespace of the agent config. */
@@ -154,6 +157,19 @@ export async function resolveTarget(
   if (region !== undefined && !/^[a-z]{2}(-[a-z]+)+-\d+$/.test(region)) {
     throw new UsageError(`--region ${JSON.stringify(region)}: expected an AWS region, e.g. eu-west-1`, spec.name);
   }
-  return { cluster, table, endpoint, region };
+  return { cluster, table, endpoint, region, apiAuth: apiAuthOf(env, agent, spec.name) };
+}
+
+const API_AUTH = z.object({ username: z.string().min(1), password: z.string() });
+
+function apiAuthOf(env: Readonly<Record<string, string | undefined>>, agent: AgentConfig, command: string): Target['apiAuth'] {
+  const raw = env.PGFLOAT_API_AUTH;
+  if (raw !== undefined && raw !== '') {
+    const colon = raw.indexOf(':');
+    if (colon <= 0) throw new UsageError('PGFLOAT_API_AUTH: expected user:password, the restapi.authentication of the agents', command);
+    return { username: raw.slice(0, colon), password: raw.slice(colon + 1) };
+  }
+  const parsed = API_AUTH.safeParse((agent as { restapi?: { authentication?: unknown } }).restapi?.authentication);
+  return parsed.success ? parsed.data : null;
 }
 

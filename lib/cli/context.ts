@@ -60,4 +60,6 @@ export interface CommandContext extends Reporter {
   confirm(question: string, force: boolean): Promise<void>;
   /** Reads all of stdin (for `--file -`); afterwards stdin cannot answer a confirmation. */
   readStdin(): Promise<string>;
+  /** Credentials of the agents' API; null when none were given. */
+  readonly apiAuth: { readonly username: string; readonly password: string } | null;
 }

@@ -46,6 +46,7 @@ function makeContext(io: CliIo, deps: CliDeps, store: CommandContext['store'], t
     ...makeReporter(io, json),
     store,
     cluster: target.cluster,
+    apiAuth: target.apiAuth,
     operator: deps.operator ?? defaultOperator(io.env),
     pollMs: deps.pollMs ?? 250,
     now: deps.now ?? Date.now,

@@ -143,19 +143,19 @@ describe('pgfloat flush switchover', () => {
     assert.deepEqual(after.malformed, []);
   });
 
-  test('a target other than switchover is a usage error listing switchover: exit 2, nothing written', async () => {
+  test('a target other than switchover or restart is a usage error listing them: exit 2, nothing written', async () => {
     // Prepare
     const c = newCluster();
     await seedCluster(h.store, c);
     await h.store.setFailover(c, SCHEDULED, null);
     // Act
-    const restart = await run(['flush', label(c), 'restart', '--force'], { store: h.store });
+    const restart = await run(['flush', label(c), 'everything', '--force'], { store: h.store });
     const none = await run(['flush', label(c), '--force'], { store: h.store, env: { PGFLOAT_CLUSTER: label(c) } });
     // Assess
     assert.equal(restart.code, 2);
-    assert.match(restart.stderr, /^pgfloat: flush restart: the one target is switchover, e.g. pgfloat flush pgfloat\/orders switchover\n\nUsage: pgfloat flush/);
+    assert.match(restart.stderr, /^pgfloat: flush everything: the targets are switchover and restart, e.g. pgfloat flush pgfloat\/orders switchover\n\nUsage: pgfloat flush/);
     assert.equal(none.code, 2);
-    assert.match(none.stderr, new RegExp(`^pgfloat: flush ${label(c)}: the one target is switchover`));
+    assert.match(none.stderr, new RegExp(`^pgfloat: flush ${label(c)}: the targets are switchover and restart`));
     assert.deepEqual((await h.store.readCluster(c)).failover, { request: SCHEDULED, version: 1 });
   });
 });

@@ -23,8 +23,8 @@ describe('pgfloat command line', () => {
     { argv: ['switchover', 'pgfloat/orders', '--candidate', 'no/slash'], message: /--candidate "no\/slash": not a member name/ },
     { argv: ['list', 'pgfloat/orders', 'extra'], message: /unexpected argument extra for "pgfloat list"/ },
     { argv: ['list', 'pgfloat/orders', '--endpoint', 'localhost:8000'], message: /--endpoint "localhost:8000": expected an http\(s\) URL/ },
-    { argv: ['flush', 'pgfloat/orders', 'restart'], message: /flush restart: the one target is switchover/ },
-    { argv: ['flush', 'pgfloat/orders'], message: /flush pgfloat\/orders: the one target is switchover/ },
+    { argv: ['flush', 'pgfloat/orders', 'everything'], message: /flush everything: the targets are switchover and restart/ },
+    { argv: ['flush', 'pgfloat/orders'], message: /flush pgfloat\/orders: the targets are switchover and restart/ },
     { argv: ['dsn', 'pgfloat/orders', '--member', 'a', '--role', 'leader'], message: /--member and --role contradict each other/ },
   ];
   for (const { argv, env, message } of usageErrors) {

@@ -1,14 +1,18 @@
 // `pgfloat flush [cluster] switchover`: cancels the pending or scheduled
 // switchover or failover request. The delete is a CAS on the version read,
 // so a request replaced meanwhile is not cancelled unseen.
+// `pgfloat flush [cluster] restart`: cancels the restarts scheduled on the
+// members (all, or --member), each on its own agent's API.
 import { clusterLabel } from '../../dcs/keys.js';
 import type { ClusterSnapshot } from '../../dcs/store.js';
 import { currentLeader } from '../cluster-view.js';
-import { FORCE_OPTION, flag, type CommandSpec } from '../command.js';
+import { FORCE_OPTION, flag, stringsOption, type CommandArgs, type CommandSpec } from '../command.js';
+import type { CommandContext } from '../context.js';
+import { callAgent, requireApiAuth } from '../agent-api.js';
 import { LostRaceError, RefusedError, UsageError } from '../errors.js';
 import { describeRequest } from './requests.js';
 
-const TARGETS = ['switchover'] as const;
+const TARGETS = ['switchover', 'restart'] as const;
 
 /** The request to cancel, its CAS version, and how it reads; null when none is pending. */
 function pending(snap: ClusterSnapshot, label: string): { version: number; text: string } | null {
@@ -25,16 +29,17 @@ function pending(snap: ClusterSnapshot, label: string): { version: number; text:
 export const flush: CommandSpec = {
   name: 'flush',
   summary: 'cancel the pending or scheduled switchover or failover',
-  synopsis: 'flush [cluster] switchover [--force]',
-  help: ['--force, -f         do not ask for confirmation'],
-  options: { ...FORCE_OPTION },
+  synopsis: 'flush [cluster] switchover|restart [--member M ...] [--force]',
+  help: ['--member M, -m M    restart: the member whose scheduled restart to cancel (repeatable); default every member', '--force, -f         do not ask for confirmation'],
+  options: { ...FORCE_OPTION, member: { type: 'string', multiple: true, short: 'm' } },
   positionals: ['target'],
   checkPositionals([what]) {
     if (!TARGETS.some((t) => t === what)) {
-      throw new UsageError(`flush ${what ?? ''}: the one target is switchover, e.g. pgfloat flush pgfloat/orders switchover`, this.name);
+      throw new UsageError(`flush ${what ?? ''}: the targets are switchover and restart, e.g. pgfloat flush pgfloat/orders switchover`, this.name);
     }
   },
   async run(ctx, args) {
+    if (args.positionals[0] === 'restart') return flushRestart(ctx, args);
     const force = flag(args, 'force');
     const label = clusterLabel(ctx.cluster);
     const snap = await ctx.store.readCluster(ctx.cluster);
@@ -60,3 +65,22 @@ export const flush: CommandSpec = {
     return 0;
   },
 };
+
+async function flushRestart(ctx: CommandContext, args: CommandArgs): Promise<number> {
+  const auth = requireApiAuth(ctx, 'flush restart');
+  const snap = await ctx.store.readCluster(ctx.cluster);
+  const names = stringsOption(args, 'member');
+  for (const n of names) {
+    if (!snap.members.some((m) => m.name === n)) throw new RefusedError(`flush restart refused: ${n} is not a member of ${clusterLabel(ctx.cluster)}; nothing done`);
+  }
+  const chosen = names.length === 0 ? snap.members : snap.members.filter((m) => names.includes(m.name));
+  await ctx.confirm(`Cancel the scheduled restarts of ${chosen.map((m) => m.name).join(', ')}?`, flag(args, 'force'));
+  const results: { member: string; status: number; message: string }[] = [];
+  for (const m of chosen) {
+    const a = await callAgent(m, 'DELETE', '/restart', undefined, auth, 15_000);
+    results.push({ member: m.name, ...a });
+    ctx.say(`${m.name}: ${a.status === 200 ? 'cancelled' : a.status === 404 ? 'none scheduled' : `FAILED: ${a.message}`}`);
+  }
+  ctx.result(results);
+  return results.every((r) => r.status === 200 || r.status === 404) ? 0 : 1;
+}

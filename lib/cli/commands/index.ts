@@ -7,6 +7,7 @@ import { failover } from './failover.js';
 import { flush } from './flush.js';
 import { history } from './history.js';
 import { list } from './list.js';
+import { reinit, reload, restart } from './member-ops.js';
 import { pause, resume } from './pause.js';
 import { remove } from './remove.js';
 import { switchover } from './switchover.js';
@@ -19,6 +20,9 @@ export const COMMANDS: readonly CommandSpec[] = [
   switchover,
   failover,
   flush,
+  restart,
+  reload,
+  reinit,
   pause,
   resume,
   showConfig,
