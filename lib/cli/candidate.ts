@@ -1,26 +1,16 @@
-// The operator's pre-check of a candidate, with the arbiter's own rule
-// (lib/ha eligibility). The CLI has no arbiter observations, so a heartbeat
-// counts as fresh when its `heartbeatAt` is within ttl of this machine's
-// clock. That is good enough for a pre-check only: the arbiter decides again
-// with its own clock before anything moves.
+// The operator's pre-check of a candidate, with the arbiter's own rule, as
+// any reader without the arbiter's observations makes it (lib/ha/leadership.ts).
 import type { MemberItem } from '../dcs/items.js';
 import { clusterLabel } from '../dcs/keys.js';
 import type { ClusterSnapshot } from '../dcs/store.js';
-import { assess, eligibility, eligibilityContext, type EligibilityContext } from '../ha/eligibility.js';
-import type { MemberObservations } from '../ha/observation.js';
+import { assess, eligibility, type EligibilityContext } from '../ha/eligibility.js';
+import { heartbeatObservations, readerEligibilityContext } from '../ha/leadership.js';
 import { RefusedError } from './errors.js';
 
-/** Each member's version as first seen at its own heartbeat time (never in the future). */
-export function heartbeatObservations(members: readonly MemberItem[], now: number): MemberObservations {
-  return Object.fromEntries(members.map((m) => [m.name, { version: m.version, seenAt: Math.min(m.heartbeatAt, now) }]));
-}
+export { heartbeatObservations };
 
-export function cliEligibilityContext(
-  snap: ClusterSnapshot,
-  now: number,
-  options: { skipLag?: boolean } = {},
-): EligibilityContext {
-  return eligibilityContext(snap, heartbeatObservations(snap.members, now), now, options);
+export function cliEligibilityContext(snap: ClusterSnapshot, now: number, options: { skipLag?: boolean } = {}): EligibilityContext {
+  return readerEligibilityContext(snap, now, options);
 }
 
 export function memberNamed(snap: ClusterSnapshot, name: string, action: string): MemberItem {

@@ -6,6 +6,7 @@ import { DEFAULT_CONFIG, type LeaderItem, type MemberItem } from '../dcs/items.j
 import { clusterLabel } from '../dcs/keys.js';
 import type { ClusterSnapshot } from '../dcs/store.js';
 import type { CommandContext } from './context.js';
+import { currentLeader } from '../ha/leadership.js';
 import { RefusedError } from './errors.js';
 import { formatIso, formatLsn, hostOf, lagMb, seconds } from './format.js';
 import type { Column } from './table.js';
@@ -55,10 +56,7 @@ export async function readExistingCluster(ctx: CommandContext): Promise<ClusterS
   return snap;
 }
 
-/** The leader item when some member holds the lease (any phase but `released`). */
-export function currentLeader(snap: ClusterSnapshot): LeaderItem | null {
-  return snap.leader !== null && snap.leader.phase !== 'released' ? snap.leader : null;
-}
+export { currentLeader };
 
 function roleOf(m: MemberItem, snap: ClusterSnapshot, leader: LeaderItem | null): MemberRow['role'] {
   if (leader !== null && leader.holder === m.name) return 'Leader';
