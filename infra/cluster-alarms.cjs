@@ -70,6 +70,17 @@ const ALARMS = [
       `A replication slot on the primary of ${c} held back over ${o.slotBytes} bytes of WAL for 3 minutes: a replica stopped consuming it; its agent drops a slot nobody uses after slot_grace_period, max_slot_wal_keep_size caps the rest.`,
   },
   {
+    id: 'RewindFailed',
+    title: 'rewind failed',
+    metric: 'RewindFailedMembers',
+    statistic: 'Maximum',
+    comparison: 'GreaterThanOrEqualToThreshold',
+    threshold: () => 1,
+    periods: 1,
+    missing: 'notBreaching',
+    describe: (c) => `A member of ${c} failed pg_rewind every attempt and waits for an operator: pgfloat reinit <member> re-creates it from the leader.`,
+  },
+  {
     id: 'EndpointOutOfSync',
     title: 'endpoint out of sync',
     metric: 'EndpointInSync',

@@ -116,6 +116,7 @@ export class Agent {
       keeper: deps.fence !== undefined,
       connUrl: this.connUrl,
       wakesArbiter: deps.waker !== undefined,
+      reinitOnRewindFailure: settings.postgresql.remove_data_directory_on_rewind_failure,
     };
     this.effects = {
       store: deps.store,

@@ -130,6 +130,8 @@ export const agentConfigSchema = z.strictObject({
     os_user: z.string().min(1, 'postgresql.os_user: an OS user name, e.g. postgres').default('postgres'),
     /** pg_hba for a trusted loopback lab (local clusters, tests); on AWS use password authentication. */
     trust_local: z.boolean().default(false),
+    /** Patroni's key: after pg_rewind failed every attempt, re-create the node from the leader instead of waiting for an operator. */
+    remove_data_directory_on_rewind_failure: z.boolean().default(false),
   }),
   tags: z
     .strictObject({

@@ -18,6 +18,7 @@ export const CLUSTER_METRICS = {
   malformedItems: { name: 'MalformedItems', unit: MetricUnit.Count },
   failsafePromises: { name: 'FailsafePromises', unit: MetricUnit.Count },
   memberStoreErrors: { name: 'MemberStoreErrors', unit: MetricUnit.Count },
+  rewindFailedMembers: { name: 'RewindFailedMembers', unit: MetricUnit.Count },
   slotRetainedBytes: { name: 'SlotRetainedBytes', unit: MetricUnit.Bytes },
 } as const satisfies Record<keyof ClusterMetrics, { name: string; unit: Unit }>;
 

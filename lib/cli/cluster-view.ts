@@ -77,7 +77,8 @@ function stateOf(m: MemberItem, role: MemberRow['role'], now: number, ttlMs: num
   // An agent that does not report its WAL receiver is taken at its word that a running replica streams.
   const state = replica ? (m.receiver === undefined || m.receiver === 'streaming' ? 'streaming' : `not streaming (receiver ${m.receiver})`) : m.state;
   const age = now - m.heartbeatAt;
-  return age >= ttlMs ? `${state} (heartbeat ${seconds(age)} s ago)` : state;
+  const marked = m.rewindFailed === true ? `${state}, rewind failed (pgfloat reinit ${m.name})` : state;
+  return age >= ttlMs ? `${marked} (heartbeat ${seconds(age)} s ago)` : marked;
 }
 
 export function memberRow(m: MemberItem, snap: ClusterSnapshot, now: number): MemberRow {

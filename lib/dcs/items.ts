@@ -185,6 +185,8 @@ export const memberStatusSchema = z.object({
   agentVersion: z.string().max(40).optional(), // the agent's pgfloat version
   /** Parameters changed in the files whose new value waits for a restart. */
   pendingRestart: z.array(z.string().max(200)).max(400).optional(),
+  /** pg_rewind against the current leader failed every attempt: the node waits for an operator (pgfloat reinit). */
+  rewindFailed: z.boolean().optional(),
   /** Cluster-wide parameters this node refused to write, with why. */
   parameterProblems: z.array(z.string().max(1000)).max(400).optional(),
   /** The primary's largest WAL retention over its replication slots, bytes. */

@@ -87,6 +87,8 @@ export interface ClusterMetrics {
   readonly failsafePromises: number;
   /** Store calls that failed, summed over the members' agents since each started (a counter: alarm on its growth). */
   readonly memberStoreErrors: number;
+  /** Members whose pg_rewind failed every attempt and that wait for an operator. */
+  readonly rewindFailedMembers: number;
   /** The largest WAL retention over the primary's replication slots, as members report it; absent when none does. */
   readonly slotRetainedBytes?: number;
 }

@@ -125,7 +125,7 @@ export type PgOp =
   | { readonly op: 'ensureReplicationRole' };
 
 /** The member item fields the step decides; the shell adds identity and wall time. */
-export type HeartbeatFields = Pick<MemberStatus, 'role' | 'state' | 'timeline' | 'lsn' | 'replayLsn' | 'systemId' | 'failsafe'>;
+export type HeartbeatFields = Pick<MemberStatus, 'role' | 'state' | 'timeline' | 'lsn' | 'replayLsn' | 'systemId' | 'failsafe' | 'rewindFailed'>;
 
 /** A member asked in a failsafe call, at its agent API. */
 export interface FailsafeTarget {

@@ -52,6 +52,8 @@ export interface AgentParams {
   readonly connUrl: string;
   /** The agent can wake the arbiter out of schedule (a function to invoke is configured). */
   readonly wakesArbiter?: boolean;
+  /** Patroni's remove_data_directory_on_rewind_failure: a failed pg_rewind re-creates the node from the leader. */
+  readonly reinitOnRewindFailure?: boolean;
 }
 
 export interface LeaseHeld {
@@ -107,6 +109,12 @@ export interface AgentState {
    * only once the fence is armed again.
    */
   readonly fenceOff: boolean;
+  /**
+   * pg_rewind from `leader` (of `term`) failed `failures` times in a row. At
+   * REWIND_ATTEMPTS the node stops trying until the leader's term changes,
+   * an operator reinitializes it, or the agent restarts.
+   */
+  readonly rewindFailed: { readonly leader: string; readonly term: number; readonly failures: number; readonly message: string } | null;
   /** The operator's request waiting for a steady loop, or running in this one. */
   readonly operator: { readonly id: number; readonly op: OperatorOp } | null;
   /** Since when the WAL receiver has not streamed while this replica's timeline is behind the leader's. */
@@ -189,6 +197,7 @@ export function initialAgentState(config: ClusterConfig): AgentState {
     fenceAt: null,
     keeperArmed: false,
     fenceOff: false,
+    rewindFailed: null,
     operator: null,
     stuckSince: null,
     seenTimeline: null,
@@ -288,6 +297,7 @@ function onTick(d: Draft, p: AgentParams, e: Extract<AgentEvent, { type: 'tick' 
     safetyMarginMs: p.safetyMarginMs,
     failsafeReady: failsafeReady(d),
     unfenced: d.fenceOff && d.lease.term !== null,
+    rewindFailed: rewindGaveUp(d),
   });
   d.headReads = e.snapshot !== null && !blind && decision.code === 'replica_of_the_leader' && d.promise === null && !d.shuttingDown && !d.failsafeActive;
   const operator = planOperator(d, p, decision.code, blind, out);
@@ -423,6 +433,8 @@ const READS_ERRORS = new Set([
   'renew:unfenced',
   'rearmed',
   'operator:done',
+  'follow:rewound',
+  'follow:reinited',
 ]);
 
 function drive(d: Draft, p: AgentParams, now: number, out: Effect[], first: Outcome | null): void {
@@ -818,13 +830,62 @@ function follow(c: Ctx, a: Extract<AgentAction, { type: 'follow' }>, name: strin
       if (a.rewind) return pgCall(c, 'rewinding', { op: 'rewind', from }, 'follow:rewound');
       return { call: { type: 'pg', op: { op: 'follow', from, expectedSystemId: snap?.initialize?.systemId } }, step: 'follow:start' };
     case 'follow:rewound':
+      if (o?.kind === 'error') return rewindFailure(c, a.leader, o.message, from);
+      d.rewindFailed = null;
       c.out.push(log('info', 'rewound', `pg_rewind ${o?.kind === 'rewound' && o.rewound ? 'rewound' : 'found nothing to rewind'} in ${o?.kind === 'rewound' ? o.durationMs.toFixed(0) : '?'} ms`));
       return { goto: 'follow:start' };
+    case 'follow:reinited':
+      if (o?.kind === 'error') {
+        c.out.push(log('error', 'rewind_failed', `re-creating this node from ${a.leader} after a failed pg_rewind failed too: ${o.message}`));
+        return 'stop';
+      }
+      d.rewindFailed = null;
+      c.out.push(log('info', 'operator_done', `re-created from ${a.leader} after a failed pg_rewind`));
+      return 'done';
     case 'follow:start':
       return pgCall(c, 'starting', { op: 'start' }, 'follow:done');
     default:
       return 'done';
   }
+}
+
+/** Attempts of pg_rewind against one leader term before the node stops trying. */
+export const REWIND_ATTEMPTS = 3;
+
+function rewindGaveUp(d: Draft): boolean {
+  const f = d.rewindFailed;
+  const l = d.snapshot?.leader;
+  return f !== null && f.failures >= REWIND_ATTEMPTS && l !== null && l !== undefined && l.holder === f.leader && l.term === f.term;
+}
+
+/**
+ * pg_rewind failed: a transient cause (the leader briefly unreachable) gets
+ * REWIND_ATTEMPTS tries; then, with remove_data_directory_on_rewind_failure,
+ * the node is re-created from the leader (a reinit checks the leader's
+ * system first), else it is marked, reported and left for an operator.
+ */
+function rewindFailure(c: Ctx, leader: string, message: string, from: { name: string; connUrl: string }): Next {
+  const { d, p } = c;
+  const term = d.snapshot?.leader?.term ?? 0;
+  const prev = d.rewindFailed;
+  const failures = prev !== null && prev.leader === leader && prev.term === term ? prev.failures + 1 : 1;
+  d.rewindFailed = { leader, term, failures, message };
+  if (failures < REWIND_ATTEMPTS) {
+    c.out.push(log('warn', 'rewind_failed', `pg_rewind from ${leader} failed (attempt ${failures} of ${REWIND_ATTEMPTS}): ${message}`));
+    return 'stop';
+  }
+  if (p.reinitOnRewindFailure === true) {
+    c.out.push(log('warn', 'rewind_failed', `pg_rewind from ${leader} failed ${failures} times (${message}): remove_data_directory_on_rewind_failure is set, re-creating this node from ${leader}`));
+    return pgCall(c, 'cloning', { op: 'reinit', from, expectedSystemId: d.snapshot?.initialize?.systemId }, 'follow:reinited');
+  }
+  c.out.push(
+    log(
+      'error',
+      'rewind_failed',
+      `pg_rewind from ${leader} failed ${failures} times (${message}): not tried again for term ${term}; pgfloat reinit ${p.name} re-creates this node from the leader, or set postgresql.remove_data_directory_on_rewind_failure`,
+    ),
+  );
+  return 'stop';
 }
 
 function release(c: Ctx, term: number, name: string, o: Outcome | null): Next {
@@ -1115,6 +1176,7 @@ function operatorStep(c: Ctx, a: Extract<AgentAction, { type: 'operator' }>, nam
     c.out.push(log('error', 'operator_failed', `${a.op} failed: ${o.message}`), operatorDone(a.id, false, r('operator_failed', `${a.op} failed: ${o.message}`)));
     return 'stop';
   }
+  if (a.op === 'reinit') d.rewindFailed = null;
   c.out.push(log('info', 'operator_done', `${a.op} done`), operatorDone(a.id, true, r('operator_done', a.op === 'restart' ? 'restarted successfully' : 'reinitialized from the leader')));
   return 'done';
 }
@@ -1195,6 +1257,7 @@ function heartbeat(d: Draft, name: string, now: number): Extract<CallEffect, { t
     replayLsn: s?.inRecovery ? (s.replayedLsn ?? null) : null,
     systemId: s?.systemId ?? d.local.systemId,
     ...(promise !== null ? { failsafe: promise } : {}),
+    ...(rewindGaveUp(d) ? { rewindFailed: true } : {}),
   };
   // Its own item malformed: this member rewrites it, by the version it was stored with.
   const mine = d.snapshot?.members.find((m) => m.name === name)?.version;

@@ -27,7 +27,7 @@ export const RULE_REASON_CODES = [
   'bootstrap_first_lease', 'granted_confirm', 'granted_start_standby', 'granted_promote', 'handover', 'demoted_stay_out',
   'demoted_keep_lease', 'holder_start_standby', 'holder_promote', 'holder_renew', 'not_holder_demote', 'replica_diverged',
   'replica_streaming', 'replica_follow', 'no_leader_start', 'no_leader_wait', 'handover_no_final_lsn', 'failsafe_hold',
-  'paused_shutdown', 'paused_renew', 'paused_hands_off',
+  'paused_shutdown', 'paused_renew', 'paused_hands_off', 'rewind_gave_up',
 ] as const;
 
 /** Codes of the steps that carry out a decision (agent-step.ts). */
@@ -36,7 +36,7 @@ export const STEP_REASON_CODES = [
   'initialize_lost', 'bootstrap_foreign_files', 'bootstrap_postmaster_running', 'fence_deadline', 'heartbeat_failed',
   'heartbeat_conflict', 'member_gone', 'promoted', 'rewound', 'initdb', 'keeper_disarm_failed', 'checkpoint_failed', 'action',
   'failsafe_active', 'failsafe_incomplete', 'failsafe_ended', 'failsafe_promised', 'failsafe_promise', 'failsafe_refused',
-  'arbiter_wake', 'fence_rearmed', 'fence_off', 'operator_restart', 'operator_reinit', 'operator_refused', 'operator_failed', 'operator_done',
+  'arbiter_wake', 'fence_rearmed', 'fence_off', 'rewind_failed', 'operator_restart', 'operator_reinit', 'operator_refused', 'operator_failed', 'operator_done',
 ] as const;
 
 export type ReasonCode = (typeof RULE_REASON_CODES)[number] | (typeof STEP_REASON_CODES)[number];
@@ -101,6 +101,8 @@ export interface AgentInput {
    * fences PostgreSQL; no automatic grant can happen while it stands.
    */
   readonly unfenced?: boolean;
+  /** pg_rewind against the current leader's term failed every attempt: no rewind until the term changes or an operator reinits. */
+  readonly rewindFailed?: boolean;
 }
 
 export type AgentAction =
@@ -203,6 +205,10 @@ function pausedMayAct(s: Situation): boolean {
   if (!leaderUsable(l) || s.mine || !s.local.running || s.local.inRecovery !== true) return false;
   if (s.local.following === l.holder) return (s.local.receiverStuckMs ?? 0) <= stuckLimitMs(s);
   return leaderServing(l) && s.leaderMember !== null && !s.local.wasPrimary;
+}
+
+function rewindGaveUpWait(s: Situation): AgentAction {
+  return { type: 'wait', reason: r('rewind_gave_up', `pg_rewind from ${s.leader?.holder} failed every attempt: waiting for an operator (pgfloat reinit ${s.name})`) };
 }
 
 /** The rule table. Order matters: the first situation that holds decides. */
@@ -406,7 +412,7 @@ export const AGENT_RULES: readonly Rule[] = [
     code: 'replica_of_the_leader_diverged',
     when: (s) => leaderServing(s.leader) && !s.mine && s.local.running && s.local.following === s.leader.holder && (s.local.receiverStuckMs ?? 0) > stuckLimitMs(s),
     then: (s) => [
-      {
+      s.rewindFailed === true ? rewindGaveUpWait(s) : {
         type: 'follow',
         leader: (s.leader as LeaderItem).holder,
         rewind: true,
@@ -425,7 +431,7 @@ export const AGENT_RULES: readonly Rule[] = [
     code: 'replica_to_re_point_or_start',
     when: (s) => leaderServing(s.leader) && !s.mine && s.leaderMember !== null,
     then: (s) => [
-      {
+      s.rewindFailed === true && (s.local.wasPrimary || (!s.local.running && s.local.cleanShutdown === true)) ? rewindGaveUpWait(s) : {
         type: 'follow',
         leader: (s.leader as LeaderItem).holder,
         // A former primary is rewound. So is any cleanly stopped node: pg_rewind answers at once when there

@@ -27,6 +27,7 @@ export function clusterMetrics(t: Tick, grants: number): ClusterMetrics {
     malformedItems: t.snapshot.malformed.length,
     failsafePromises: members.filter((m) => m.failsafe !== undefined).length,
     memberStoreErrors: members.reduce((sum, m) => sum + (m.storeErrors ?? 0), 0),
+    rewindFailedMembers: members.filter((m) => m.rewindFailed === true).length,
     ...(retained.length > 0 ? { slotRetainedBytes: Math.max(...retained) } : {}),
   };
 }

@@ -182,7 +182,7 @@ describe('arbiter handler', () => {
     assert.ok(directives?.Dimensions.some((d) => d.includes('Cluster')));
     assert.deepEqual(
       directives?.Metrics.map((m) => m.Name).sort(),
-      ['EndpointInSync', 'Failovers', 'FailsafePromises', 'HealthyMembers', 'LeaderPresent', 'MalformedItems', 'MaxReplicationLagBytes', 'MemberStoreErrors', 'SecondsWithoutLeader'],
+      ['EndpointInSync', 'Failovers', 'FailsafePromises', 'HealthyMembers', 'LeaderPresent', 'MalformedItems', 'MaxReplicationLagBytes', 'MemberStoreErrors', 'RewindFailedMembers', 'SecondsWithoutLeader'],
     );
     assert.equal(doc.LeaderPresent, 1);
     assert.equal(doc.MaxReplicationLagBytes, 2000);

@@ -26,6 +26,7 @@ describe('decide: metrics', () => {
       malformedItems: 0,
       failsafePromises: 0,
       memberStoreErrors: 0,
+      rewindFailedMembers: 0,
     });
   });
 
@@ -50,6 +51,7 @@ describe('decide: metrics', () => {
       malformedItems: 0,
       failsafePromises: 0,
       memberStoreErrors: 0,
+      rewindFailedMembers: 0,
     });
   });
 
@@ -109,6 +111,7 @@ describe('decide: metrics', () => {
       malformedItems: 0,
       failsafePromises: 0,
       memberStoreErrors: 0,
+      rewindFailedMembers: 0,
     });
   });
 

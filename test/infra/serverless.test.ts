@@ -247,7 +247,7 @@ describe('packaged control plane', () => {
     assert.deepEqual((plain.template.Conditions as Obj).HasRoute53, { 'Fn::Not': [{ 'Fn::Equals': ['', ''] }] }, 'no zone, no Route 53 permission');
   });
 
-  test('alarms on no leader, failovers, lag, endpoint drift, arbiter and member store errors and failsafe and slot retention of each listed cluster', () => {
+  test('alarms on no leader, failovers, lag, endpoint drift, arbiter and member store errors, failsafe, slot retention and failed rewinds of each listed cluster', () => {
     // Prepare
     const alarms = resourcesOfType(configured.template, 'AWS::CloudWatch::Alarm').map(([, r]) => props(r));
     const topics = resourcesOfType(configured.template, 'AWS::SNS::Topic');
@@ -260,6 +260,7 @@ describe('packaged control plane', () => {
       CLUSTER_METRICS.memberStoreErrors.name,
       CLUSTER_METRICS.failsafePromises.name,
       CLUSTER_METRICS.slotRetainedBytes.name,
+      CLUSTER_METRICS.rewindFailedMembers.name,
     ].map((m) => `${METRICS_NAMESPACE}/${m}`);
     // Act
     const watched = (cluster: string | undefined) =>
@@ -273,7 +274,7 @@ describe('packaged control plane', () => {
     assert.equal(topics.length, 1);
     const topicRef = { Ref: topics[0]?.[0] };
     for (const c of CLUSTERS) assert.deepEqual(watched(c), perCluster.sort(), c);
-    assert.equal(alarms.length, 8 * CLUSTERS.length + 5);
+    assert.equal(alarms.length, 9 * CLUSTERS.length + 5);
     assert.equal(resourcesOfType(plain.template, 'AWS::CloudWatch::Alarm').length, 5, 'no cluster listed, no cluster alarm');
     // A counter since each agent started: its growth alarms, not its level.
     assert.deepEqual(
@@ -435,7 +436,7 @@ describe('bundled arbiter against the alarms', () => {
         d.Metrics.flatMap((m) => d.Dimensions.map((dims) => ({ namespace: d.Namespace, name: m.Name, dimensions: Object.fromEntries(dims.map((k) => [k, doc[k]])) }))),
       );
     });
-    assert.equal(alarms.length, 8 * CLUSTERS.length + 1);
+    assert.equal(alarms.length, 9 * CLUSTERS.length + 1);
     for (const [name, m] of alarms) {
       const dims = m.dimensions;
       if (dims.Cluster === undefined) {

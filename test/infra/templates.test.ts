@@ -283,7 +283,7 @@ describe('infra/cluster-alarms.cjs', () => {
     // Assess
     assert.deepEqual(lookAlike, ['pgfloat/a-b', 'pgfloat/ab', 'team/x/orders']);
     for (const c of lookAlike) assert.deepEqual(parseClusterPk(c) === null ? null : clusterPk(parseClusterPk(c) as ClusterId), c);
-    assert.equal(Object.keys(resources).length, 8 * 3);
+    assert.equal(Object.keys(resources).length, 9 * 3);
     for (const id of Object.keys(resources)) assert.match(id, /^[A-Za-z0-9]{1,255}$/);
     assert.throws(() => alarms.parseClusters('orders'), /"orders" is not "<namespace>\/<scope>"/);
     assert.throws(() => alarms.parseClusters('pgfloat/orders,pgfloat/orders'), /twice/);
