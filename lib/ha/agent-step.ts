@@ -1145,12 +1145,12 @@ function planOperator(d: Draft, p: AgentParams, code: SituationCode, blind: bool
   if (req.op === 'restart') {
     if (!d.local.running) return refuse('PostgreSQL is not running (the agent starts it when it should run)');
     if (!RESTART_WHEN.has(code)) return refuse(`the node is not steady (${code})`);
-    return [{ type: 'operator', id: req.id, op: 'restart', reason: r('operator_restart', mine ? 'operator: restart the primary inside the lease just renewed' : 'operator: restart PostgreSQL') }];
+    return [{ type: 'operator', id: req.id, op: 'restart', reason: r('operator_restart', mine ? 'restart the primary inside the lease just renewed' : 'restart PostgreSQL') }];
   }
   if (mine) return refuse('this node holds the lease: switch over first');
   if (l === null || (l.phase !== 'active' && l.phase !== 'handover' && l.phase !== 'demoted') || !snap.members.some((m) => m.name === l.holder)) return refuse('no serving leader to copy from');
   if (REINIT_NOT_WHEN.has(code)) return refuse(`the node is not steady (${code})`);
-  return [{ type: 'operator', id: req.id, op: 'reinit', reason: r('operator_reinit', `operator: re-create this node from ${l.holder}`) }];
+  return [{ type: 'operator', id: req.id, op: 'reinit', reason: r('operator_reinit', `re-create this node from ${l.holder}`) }];
 }
 
 function operatorStep(c: Ctx, a: Extract<AgentAction, { type: 'operator' }>, name: string, o: Outcome | null): Next {

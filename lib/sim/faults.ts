@@ -22,6 +22,8 @@ export const FAULT_CLASSES = [
   'partition-member-api',
   /** An operator pauses the cluster (maintenance mode) for the fault's duration, then resumes it. */
   'pause',
+  /** An operator asks the node's agent, over its API, to restart PostgreSQL (a primary restarts inside its lease). */
+  'operator-restart',
 ] as const;
 export type FaultClass = (typeof FAULT_CLASSES)[number];
 

@@ -174,6 +174,7 @@ class World {
   private hostileUntil = 0;
   /** The leader item as the store holds it says its holder renewed unfenced (paused): no automatic grant may pass it. */
   private unfencedLease: { holder: string; term: number } | null = null;
+  private operatorIds = 0;
 
   constructor(readonly o: SimOptions) {
     this.rng = new Rng(o.seed * 2654435761 + 1);
@@ -556,7 +557,7 @@ class World {
     };
     // A checkpoint under load (a handover's first step) can take seconds: dirty buffers, a busy disk.
     const checkpointMs = this.rng.chance(0.3) ? this.rng.int(1000, 7000) : this.rng.int(5, 300);
-    const took = { start: 150, startStandby: 150, promote: 50, stop: 80, clone: 300, rewind: 1000, initdb: 1000, checkpoint: checkpointMs }[op.op as string] ?? 2;
+    const took = { start: 150, startStandby: 150, promote: 50, stop: 80, restart: 80, clone: 300, rewind: 1000, initdb: 1000, checkpoint: checkpointMs }[op.op as string] ?? 2;
     if (op.op === 'checkpoint' && pg.running && !pg.inRecovery) n.handoverSince = this.sched.now;
     await this.sched.sleep(proc, took);
     switch (op.op) {
@@ -584,6 +585,7 @@ class World {
       case 'restart':
         if (!pg.running) fail('not running');
         this.pgStop(n, true, 'restart');
+        await this.sched.sleep(proc, 150);
         this.pgStart(n);
         return { kind: 'ok' };
       case 'reinit':
@@ -997,6 +999,12 @@ class World {
         case 'hostile-item':
           this.hostile(n, end);
           return;
+        case 'operator-restart': {
+          // The agent API's call: answered later by operatorDone, which nobody here waits for.
+          if (this.sched.now < n.downUntil || n.agent.stalledUntil > this.sched.now) return;
+          n.state = agentStep(n.state, { type: 'operator', now: this.mono(n), id: ++this.operatorIds, op: 'restart' }, this.params(n)).state;
+          return;
+        }
         case 'pause':
           void this.setPaused(true);
           this.sched.at(end, () => void this.setPaused(false));
