@@ -58,6 +58,10 @@ const bootstrapDcs = z
     synchronous_node_count: z.number().int().min(1).optional(),
     failsafe_mode: z.boolean().optional(),
     endpoint: endpointSchema.optional(),
+    /** Physical slots every node that may promote keeps (Patroni's permanent_slots): name -> { type: physical }. */
+    permanent_slots: z.record(z.string(), z.unknown()).optional(),
+    /** Seconds a departed member's slot is kept before the primary drops it. */
+    slot_grace_period: z.number().positive().optional(),
     /** The cluster-wide parameters the first config item holds (later: pgfloat edit-config --pg). */
     postgresql: z
       .strictObject({
@@ -197,6 +201,8 @@ const BOOTSTRAP_KEYS: Record<string, string> = {
   failsafeMode: 'failsafe_mode',
   endpoint: 'endpoint',
   postgresql: 'postgresql',
+  permanentSlots: 'permanent_slots',
+  slotGracePeriod: 'slot_grace_period',
 };
 
 /**
@@ -250,6 +256,8 @@ function bootstrapInput(c: AgentConfig): Record<string, unknown> {
     failsafeMode: d.failsafe_mode,
     endpoint: d.endpoint,
     postgresql: d.postgresql === undefined ? undefined : { parameters: d.postgresql.parameters },
+    permanentSlots: d.permanent_slots,
+    slotGracePeriod: d.slot_grace_period,
   };
 }
 

@@ -459,3 +459,16 @@ test('bootstrap.dcs.postgresql.parameters become the first config item\'s cluste
   assert.deepEqual(bootstrapClusterConfig(cfg).postgresql.parameters, { max_connections: 200 });
   assert.match(message, /bootstrap\.dcs\.postgresql\.parameters\.wal_level: wal_level=minimal: must be replica or logical/);
 });
+
+test('bootstrap.dcs takes permanent_slots and slot_grace_period, and refuses a logical slot naming its path', () => {
+  // Prepare
+  const good = yamlWith({ bootstrap: { dcs: { permanent_slots: { dr: { type: 'physical' } }, slot_grace_period: 600 } } });
+  const bad = yamlWith({ bootstrap: { dcs: { permanent_slots: { cdc: { type: 'logical' } } } } });
+  // Act
+  const cfg = bootstrapClusterConfig(parseAgentConfig(good, 'agent.yml'));
+  const message = refusal(bad);
+  // Assess
+  assert.deepEqual(cfg.permanentSlots, { dr: { type: 'physical' } });
+  assert.equal(cfg.slotGracePeriod, 600);
+  assert.match(message, /bootstrap\.dcs\.permanent_slots\.cdc/);
+});
