@@ -55,8 +55,8 @@ describe('agent bad inputs', () => {
     assert.equal(r.code, 2);
     assert.match(r.stderr, /scope: the cluster name/);
     assert.match(r.stderr, /dcs\.table: missing \(add it\)/);
-    assert.match(r.stderr, /restapi\.listen: restapi\.listen: write host:port/);
-    assert.match(r.stderr, /postgresql\.data_dir: postgresql\.data_dir: an absolute path/);
+    assert.match(r.stderr, /^ {2}restapi\.listen: write host:port, e\.g\. 0\.0\.0\.0:8008$/m);
+    assert.match(r.stderr, /^ {2}postgresql\.data_dir: an absolute path$/m);
     assert.doesNotMatch(r.stderr, /health API on/);
   });
 

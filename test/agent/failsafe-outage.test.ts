@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, test } from 'node:test';
 import { overlaps, startChecker } from '../support/checker.js';
-import { leaderActive, sql, streamingStandbys, TestCluster } from '../support/pgcluster.js';
+import { sql, TestCluster } from '../support/pgcluster.js';
 
 const OUTAGE_MS = 5 * 60_000;
 
@@ -18,12 +18,7 @@ test('with failsafe_mode, a 5 minute store outage leaves the primary taking writ
   // Prepare: ttl 10, loop_wait 2, retry_timeout 4; agents and arbiter reach the store through one proxy
   c = await TestCluster.create({ nodes: 3, ttl: 10, loopWait: 2, retryTimeout: 4, stallableStore: true, failsafeMode: true });
   const cl = c;
-  cl.startArbiter();
-  cl.start('node1');
-  const primary = await cl.waitFor('node1 leads', leaderActive, 120_000);
-  cl.start('node2');
-  cl.start('node3');
-  await cl.waitFor('two replicas streaming', async () => ((await streamingStandbys(cl.spec(primary).pgPort)).filter((n) => n.startsWith('node')).length === 2 ? true : undefined), 120_000);
+  const primary = await cl.startStreaming();
   await cl.waitFor('the failsafe set names both replicas', (s) => (s.leader?.failsafe?.length === 2 ? true : undefined), 60_000);
   await sql(cl.spec(primary).pgPort, 'CREATE TABLE checked (id int PRIMARY KEY, node text)');
   const started = (await sql<{ t: string }>(cl.spec(primary).pgPort, 'SELECT pg_postmaster_start_time()::text AS t'))[0]?.t;

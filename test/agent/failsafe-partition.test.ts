@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import { overlaps, startChecker } from '../support/checker.js';
-import { leaderActive, sql, streamingStandbys, TestCluster } from '../support/pgcluster.js';
+import { sql, TestCluster } from '../support/pgcluster.js';
 
 let c: TestCluster | undefined;
 after(async () => c?.stop());
@@ -15,12 +15,7 @@ test('with failsafe_mode, the primary alone cut off from the store stays the onl
   // Prepare: each agent reaches the store through its own proxy; the arbiter directly
   c = await TestCluster.create({ nodes: 3, ttl: 10, loopWait: 2, retryTimeout: 4, cuttableStore: true, failsafeMode: true });
   const cl = c;
-  cl.startArbiter();
-  cl.start('node1');
-  const primary = await cl.waitFor('node1 leads', leaderActive, 120_000);
-  cl.start('node2');
-  cl.start('node3');
-  await cl.waitFor('two replicas streaming', async () => ((await streamingStandbys(cl.spec(primary).pgPort)).filter((n) => n.startsWith('node')).length === 2 ? true : undefined), 120_000);
+  const primary = await cl.startStreaming();
   await cl.waitFor('the failsafe set names both replicas', (s) => (s.leader?.failsafe?.length === 2 ? true : undefined), 60_000);
   await sql(cl.spec(primary).pgPort, 'CREATE TABLE checked (id int PRIMARY KEY, node text)');
   const before = await cl.read();

@@ -41,12 +41,7 @@ test('replicas of a healthy leader read the head, see a pause, and fail over whe
   // Prepare: three nodes, ttl 3
   c = await TestCluster.create({ nodes: 3, ttl: 3 });
   const cl = c;
-  cl.startArbiter();
-  cl.start('node1');
-  const primary = await cl.waitFor('node1 leads', leaderActive, 120_000);
-  cl.start('node2');
-  cl.start('node3');
-  await cl.waitFor('two replicas streaming', async () => ((await streamingStandbys(cl.spec(primary).pgPort)).length === 2 ? true : undefined), 120_000);
+  const primary = await cl.startStreaming();
   const replicas = ['node2', 'node3'];
 
   // Act 1: a healthy cluster for a while

@@ -9,7 +9,7 @@ import { after, test } from 'node:test';
 import { parse } from 'yaml';
 import { DEFAULT_CONFIG } from '../../lib/dcs/items.js';
 import { postmasterPid } from '../../lib/local/cluster.js';
-import { leaderActive, sql, streamingStandbys, TestCluster } from '../support/pgcluster.js';
+import { sql, streamingStandbys, TestCluster } from '../support/pgcluster.js';
 
 let c: TestCluster | undefined;
 after(async () => c?.stop());
@@ -38,13 +38,8 @@ test('restart, reload and reinitialize over the agent API', { timeout: 420_000 }
   // Prepare: three nodes streaming, ttl 3
   c = await TestCluster.create({ nodes: 3, ttl: 3 });
   const cl = c;
-  cl.startArbiter();
-  cl.start('node1');
-  const primary = await cl.waitFor('node1 leads', leaderActive, 120_000);
-  cl.start('node2');
-  cl.start('node3');
+  const primary = await cl.startStreaming();
   const streaming = async (n: number) => cl.waitFor(`${n} replicas streaming`, async () => ((await streamingStandbys(cl.spec(primary).pgPort)).length === n ? true : undefined), 120_000);
-  await streaming(2);
   await cl.waitFor('every replica reports streaming', (s) => (s.members.filter((m) => m.receiver === 'streaming').length === 2 ? true : undefined));
   const term = (await cl.read()).leader?.term;
 

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import { DEFAULT_CONFIG, type ClusterConfig } from '../../lib/dcs/items.js';
-import { leaderActive, sql, streamingStandbys, TestCluster } from '../support/pgcluster.js';
+import { sql, TestCluster } from '../support/pgcluster.js';
 
 let c: TestCluster | undefined;
 after(async () => c?.stop());
@@ -28,12 +28,7 @@ test('cluster parameters reach every node; a restart-only one is pending; a bad 
   // Prepare: three nodes streaming
   c = await TestCluster.create({ nodes: 3, ttl: 3 });
   const cl = c;
-  cl.startArbiter();
-  cl.start('node1');
-  const primary = await cl.waitFor('node1 leads', leaderActive, 120_000);
-  cl.start('node2');
-  cl.start('node3');
-  await cl.waitFor('two replicas streaming', async () => ((await streamingStandbys(cl.spec(primary).pgPort)).length === 2 ? true : undefined), 120_000);
+  const primary = await cl.startStreaming();
   const before = await show(cl.spec('node1').pgPort, 'max_connections');
 
   // Act 1: a reload setting and a restart setting

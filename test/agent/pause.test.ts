@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import { DEFAULT_CONFIG } from '../../lib/dcs/items.js';
 import { postmasterPid } from '../../lib/local/cluster.js';
-import { leaderActive, sql, streamingStandbys, TestCluster } from '../support/pgcluster.js';
+import { sql, TestCluster } from '../support/pgcluster.js';
 
 let c: TestCluster | undefined;
 after(async () => c?.stop());
@@ -33,12 +33,7 @@ test('paused: PostgreSQL is left alone, and the primary outlives its agent with 
   // Prepare: three nodes streaming, ttl 3
   c = await TestCluster.create({ nodes: 3, ttl: 3 });
   const cl = c;
-  cl.startArbiter();
-  cl.start('node1');
-  const primary = await cl.waitFor('node1 leads', leaderActive, 120_000);
-  cl.start('node2');
-  cl.start('node3');
-  await cl.waitFor('two replicas streaming', async () => ((await streamingStandbys(cl.spec(primary).pgPort)).length === 2 ? true : undefined), 120_000);
+  const primary = await cl.startStreaming();
   const term = (await cl.read()).leader?.term;
 
   // Act 1: pause, then stop node2's PostgreSQL by hand

@@ -8,7 +8,7 @@ import { after, test } from 'node:test';
 import { parse } from 'yaml';
 import { main } from '../../lib/cli/main.js';
 import { postmasterPid } from '../../lib/local/cluster.js';
-import { leaderActive, streamingStandbys, TestCluster } from '../support/pgcluster.js';
+import { streamingStandbys, TestCluster } from '../support/pgcluster.js';
 
 let c: TestCluster | undefined;
 after(async () => c?.stop());
@@ -25,12 +25,7 @@ test('a former primary that cannot be rewound is reported, left stopped, and re-
   // Prepare: three nodes, node1 leads
   c = await TestCluster.create({ nodes: 3, ttl: 3 });
   const cl = c;
-  cl.startArbiter();
-  cl.start('node1');
-  await cl.waitFor('node1 leads', leaderActive, 120_000);
-  cl.start('node2');
-  cl.start('node3');
-  await cl.waitFor('two replicas streaming', async () => ((await streamingStandbys(cl.spec('node1').pgPort)).length === 2 ? true : undefined), 120_000);
+  await cl.startStreaming();
 
   // Act 1: node1 dies, another is promoted, and node1's WAL is lost before it comes back
   cl.kill('node1');

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { after, test } from 'node:test';
 import { slotName } from '../../lib/agent/effects.js';
 import { DEFAULT_CONFIG } from '../../lib/dcs/items.js';
-import { leaderActive, sql, streamingStandbys, TestCluster } from '../support/pgcluster.js';
+import { sql, streamingStandbys, TestCluster } from '../support/pgcluster.js';
 
 let c: TestCluster | undefined;
 after(async () => c?.stop());
@@ -23,13 +23,8 @@ test('the primary drops a removed member\'s slot after the grace period, keeps t
   // Prepare: three nodes streaming, ttl 3, a grace period of a few seconds and one permanent slot
   c = await TestCluster.create({ nodes: 3, ttl: 3 });
   const cl = c;
-  cl.startArbiter();
-  cl.start('node1');
-  const primary = await cl.waitFor('node1 leads', leaderActive, 120_000);
-  cl.start('node2');
-  cl.start('node3');
+  const primary = await cl.startStreaming();
   const port = cl.spec(primary).pgPort;
-  await cl.waitFor('two replicas streaming', async () => ((await streamingStandbys(port)).length === 2 ? true : undefined), 120_000);
   const cur = await cl.store.getConfig(cl.cluster);
   const written = await cl.store.putConfig(cl.cluster, { ...(cur?.config ?? DEFAULT_CONFIG), slotGracePeriod: 8, permanentSlots: { standby_dr: { type: 'physical' } } }, cur?.version ?? null);
   assert.ok(written.ok, 'the config write lands');

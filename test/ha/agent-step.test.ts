@@ -1,6 +1,7 @@
 // The agent's step machine, tested as a table: a tick, then the scripted
 // outcome of each call it asks for, and the calls it made in order.
 import assert from 'node:assert/strict';
+import { STEP_PARAMS } from './step-harness.js';
 import { describe, test } from 'node:test';
 import type { LocalState } from '../../lib/ha/agent.js';
 import { agentStep, initialAgentState, WAKE_BACKOFF_MAX_MS, type AgentParams, type AgentState, type Effect, type Outcome, type PgReading } from '../../lib/ha/agent-step.js';
@@ -8,14 +9,7 @@ import { isCall } from '../../lib/ha/agent-effects.js';
 import type { ClusterSnapshot } from '../../lib/dcs/store.js';
 import { config, initialize, leader, member, primary, snapshot } from './fixtures.js';
 
-const PARAMS: AgentParams = {
-  name: 'b',
-  tags: { nofailover: false, failoverPriority: 1, nosync: false, noloadbalance: false },
-  safetyMarginMs: 1000,
-  fastPollMs: 50,
-  keeper: true,
-  connUrl: 'postgres://b:5432/postgres',
-};
+const PARAMS: AgentParams = STEP_PARAMS;
 const T0 = 100_000;
 const replicaHere: LocalState = { empty: false, systemId: '7300000000000000001', running: true, inRecovery: true, following: 'a', wasPrimary: false };
 const primaryHere: LocalState = { ...replicaHere, inRecovery: false, following: null, wasPrimary: true };

@@ -8,17 +8,10 @@ import { agentStep, initialAgentState, type AgentParams, type AgentState, type E
 import type { ClusterSnapshot } from '../../lib/dcs/store.js';
 import { eligibility, eligibilityContext } from '../../lib/ha/eligibility.js';
 import { config, leader, member, NOW, primary, snapshot } from './fixtures.js';
-import { callKinds, runLoop, type Loop, type LoopTick } from './step-harness.js';
+import { callKinds, runLoop, type Loop, type LoopTick, STEP_PARAMS } from './step-harness.js';
 import { isCall } from '../../lib/ha/agent-effects.js';
 
-const PARAMS: AgentParams = {
-  name: 'b',
-  tags: { nofailover: false, failoverPriority: 1, nosync: false, noloadbalance: false },
-  safetyMarginMs: 1000,
-  fastPollMs: 50,
-  keeper: true,
-  connUrl: 'postgres://b:5432/postgres',
-};
+const PARAMS: AgentParams = STEP_PARAMS;
 const T0 = 100_000;
 const TTL_MS = 10_000;
 const replicaHere: LocalState = { empty: false, systemId: '7300000000000000001', running: true, inRecovery: true, following: 'b', wasPrimary: false };

@@ -1,6 +1,7 @@
 // Head reads: which loops may read the head of the partition alone, and which
 // changes in a head send the loop to a full read before it decides.
 import assert from 'node:assert/strict';
+import { STEP_PARAMS } from './step-harness.js';
 import { describe, test } from 'node:test';
 import type { LocalState } from '../../lib/ha/agent.js';
 import { agentStep, initialAgentState, type AgentParams, type AgentState, type PgReading } from '../../lib/ha/agent-step.js';
@@ -8,14 +9,7 @@ import { mergeHead, readKind } from '../../lib/ha/head-read.js';
 import type { ClusterHead, ClusterSnapshot } from '../../lib/dcs/store.js';
 import { config, initialize, leader, member, primary, request, snapshot, sync } from './fixtures.js';
 
-const PARAMS: AgentParams = {
-  name: 'b',
-  tags: { nofailover: false, failoverPriority: 1, nosync: false, noloadbalance: false },
-  safetyMarginMs: 1000,
-  fastPollMs: 50,
-  keeper: true,
-  connUrl: 'postgres://b:5432/postgres',
-};
+const PARAMS: AgentParams = STEP_PARAMS;
 const T0 = 100_000;
 const replicaHere: LocalState = { empty: false, systemId: '7300000000000000001', running: true, inRecovery: true, following: 'a', wasPrimary: false };
 const standby: PgReading = { inRecovery: true, timeline: 1, currentLsn: null, receivedLsn: 5000, replayedLsn: 5000, systemId: '7300000000000000001', postmasterStartedAt: 1, receiverStreaming: true };

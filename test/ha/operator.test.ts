@@ -7,16 +7,9 @@ import type { LocalState } from '../../lib/ha/agent.js';
 import { agentStep, initialAgentState, type AgentParams, type AgentState, type Effect, type Outcome, type PgReading } from '../../lib/ha/agent-step.js';
 import type { ClusterSnapshot } from '../../lib/dcs/store.js';
 import { config, leader, member, primary, snapshot } from './fixtures.js';
-import { callKinds, runLoop } from './step-harness.js';
+import { callKinds, runLoop, STEP_PARAMS } from './step-harness.js';
 
-const PARAMS: AgentParams = {
-  name: 'b',
-  tags: { nofailover: false, failoverPriority: 1, nosync: false, noloadbalance: false },
-  safetyMarginMs: 1000,
-  fastPollMs: 50,
-  keeper: true,
-  connUrl: 'postgres://b:5432/postgres',
-};
+const PARAMS: AgentParams = STEP_PARAMS;
 const T0 = 100_000;
 const SYS = '7300000000000000001';
 const replicaOfA: LocalState = { empty: false, systemId: SYS, running: true, inRecovery: true, following: 'a', wasPrimary: false };

@@ -10,16 +10,9 @@ import type { ClusterSnapshot } from '../../lib/dcs/store.js';
 import type { LeaderItem } from '../../lib/dcs/items.js';
 import { decide } from '../../lib/ha/arbiter.js';
 import { config, input, leader, member, NOW, observed, primary, request, snapshot, summary, TTL_MS } from './fixtures.js';
-import { callKinds, runLoop, type Loop, type LoopTick } from './step-harness.js';
+import { callKinds, runLoop, type Loop, type LoopTick, STEP_PARAMS } from './step-harness.js';
 
-const PARAMS: AgentParams = {
-  name: 'b',
-  tags: { nofailover: false, failoverPriority: 1, nosync: false, noloadbalance: false },
-  safetyMarginMs: 1000,
-  fastPollMs: 50,
-  keeper: true,
-  connUrl: 'postgres://b:5432/postgres',
-};
+const PARAMS: AgentParams = STEP_PARAMS;
 const T0 = 100_000;
 const SYS = '7300000000000000001';
 const replicaOfA: LocalState = { empty: false, systemId: SYS, running: true, inRecovery: true, following: 'a', wasPrimary: false };

@@ -7,16 +7,9 @@ import type { LocalState } from '../../lib/ha/agent.js';
 import { initialAgentState, REWIND_ATTEMPTS, type AgentParams, type AgentState, type Outcome } from '../../lib/ha/agent-step.js';
 import type { ClusterSnapshot } from '../../lib/dcs/store.js';
 import { config, leader, member, primary, snapshot } from './fixtures.js';
-import { callKinds, runLoop, type Loop } from './step-harness.js';
+import { callKinds, runLoop, type Loop, STEP_PARAMS } from './step-harness.js';
 
-const PARAMS: AgentParams = {
-  name: 'b',
-  tags: { nofailover: false, failoverPriority: 1, nosync: false, noloadbalance: false },
-  safetyMarginMs: 1000,
-  fastPollMs: 50,
-  keeper: true,
-  connUrl: 'postgres://b:5432/postgres',
-};
+const PARAMS: AgentParams = STEP_PARAMS;
 const formerPrimary: LocalState = { empty: false, systemId: '7300000000000000001', running: false, inRecovery: null, following: null, wasPrimary: true, cleanShutdown: false };
 const failed: Outcome = { kind: 'error', message: 'pg_rewind: could not find previous WAL record' };
 const ledBy = (term: number): ClusterSnapshot => snapshot({ config: config(), leader: leader('a', { phase: 'active', term }), members: [primary('a'), member('b'), member('c')] });

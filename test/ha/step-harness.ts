@@ -5,6 +5,16 @@ import { agentStep, type AgentParams, type AgentState, type Effect, type Outcome
 import { isCall } from '../../lib/ha/agent-effects.js';
 import type { ClusterSnapshot } from '../../lib/dcs/store.js';
 
+/** Member b's agent with a fence keeper, a 1 s safety margin and 50 ms fast polls. */
+export const STEP_PARAMS: AgentParams = {
+  name: 'b',
+  tags: { nofailover: false, failoverPriority: 1, nosync: false, noloadbalance: false },
+  safetyMarginMs: 1000,
+  fastPollMs: 50,
+  keeper: true,
+  connUrl: 'postgres://b:5432/postgres',
+};
+
 export interface Loop {
   readonly calls: Effect[];
   readonly effects: Effect[];

@@ -133,6 +133,20 @@ export class TestCluster {
     );
   }
 
+  /**
+   * The arbiter, node1 first (it bootstraps and leads), then every other
+   * node, until all of them stream from node1: the leader's name.
+   */
+  async startStreaming(): Promise<string> {
+    this.startArbiter();
+    this.start('node1');
+    const primary = await this.waitFor('node1 leads', leaderActive, 120_000);
+    for (const s of this.specs) if (s.name !== 'node1') this.start(s.name);
+    const others = this.specs.length - 1;
+    await this.waitFor(`${others} replicas streaming`, async () => ((await streamingStandbys(this.spec(primary).pgPort)).filter((n) => n.startsWith('node')).length === others ? true : undefined), 120_000);
+    return primary;
+  }
+
   /** The arbiter loop, while it runs: it settles only when the loop ends. */
   get arbiterRunning(): Promise<unknown> | undefined {
     return this.arbiterDone;
