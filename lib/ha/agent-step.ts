@@ -391,13 +391,22 @@ function onFailsafeAsk(d: Draft, p: AgentParams, e: Extract<AgentEvent, { type: 
  * after this process starts, in failsafe mode, every promotion waits, except
  * in a cluster that never had a leader (nobody can hold on by failsafe there).
  */
-function promised(d: Draft, now: number): boolean {
+/**
+ * This member acts on no grant now: it promised a primary not to promote, or
+ * it started in failsafe mode too recently to know what an earlier process
+ * promised. A grant to it while the old primary still holds on is harmless.
+ */
+export function holdsPromotionBack(state: AgentState, now: number): boolean {
+  return promised(state, now);
+}
+
+function promised(d: Draft | AgentState, now: number): boolean {
   if (d.promise !== null && now < d.promise.until) return true;
   const neverLed = d.known !== null && d.known.leader === null && !d.known.malformed.some((m) => m.kind === 'leader');
   return d.config.failsafeMode && !neverLed && d.startedAt !== null && now < d.startedAt + maxPromiseMs(d);
 }
 
-const maxPromiseMs = (d: Draft): number => d.config.ttl * 1000 * 2;
+const maxPromiseMs = (d: Draft | AgentState): number => d.config.ttl * 1000 * 2;
 
 /** failsafe_mode on, and the store holds (or may hold) this primary's failsafe set for its lease's term. */
 function failsafeReady(d: Draft): boolean {

@@ -15,7 +15,7 @@ import type { EndpointMover } from '../endpoint/mover.js';
 import { storeOutcome } from '../agent/effects.js';
 import { loopRead } from '../agent/loop-read.js';
 import type { ReadKind } from '../ha/head-read.js';
-import { agentStep, initialAgentState, type AgentParams, type AgentState, type CallEffect, type Effect, type Outcome, type PgReading } from '../ha/agent-step.js';
+import { agentStep, holdsPromotionBack, initialAgentState, type AgentParams, type AgentState, type CallEffect, type Effect, type Outcome, type PgReading } from '../ha/agent-step.js';
 import { isCall } from '../ha/agent-effects.js';
 import type { LocalState } from '../ha/agent.js';
 import { FAULT_CLASSES, faultSchedule, type Fault, type FaultClass, type Profile } from './faults.js';
@@ -362,7 +362,7 @@ class World {
         const others = this.nodes.filter((n) => n.name !== it.holder && n.pg.writable);
         // failsafe_mode: a grant that finds the old primary holding on is harmless while its grantee keeps a promise.
         const grantee = this.nodes.find((n) => n.name === it.holder);
-        const kept = grantee !== undefined && grantee.state.promise !== null && this.mono(grantee) < grantee.state.promise.until;
+        const kept = grantee !== undefined && holdsPromotionBack(grantee.state, this.mono(grantee));
         if (others.length > 0 && !kept) this.violate('fenced-before-grant', `term ${it.term} granted to ${it.holder} while ${others.map((n) => n.name).join(',')} writable`);
       }
     }

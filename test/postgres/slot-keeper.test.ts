@@ -54,7 +54,7 @@ describe('slot keeper on a real primary', () => {
       createSlot: (n: string) => a.createSlot(n),
       dropSlot: (n: string) => a.dropSlot(n),
     };
-    const keeper = new SlotKeeper(stale, 'a', { info: (m) => infos.push(m), warn: (m) => warnings.push(m) }, () => ({ ttl: 10, loopWait: 0, slotGracePeriod: 1 }));
+    const keeper = new SlotKeeper(stale, 'a', { info: (m) => infos.push(m), warn: (m) => warnings.push(m) }, () => ({ ttl: 1, loopWait: 0, slotGracePeriod: 1 }));
     const snap = snapshot({ members: [primary('a')] });
     const o = { snapshot: snap, primary: true, holder: true, membersSeen: {} };
 
@@ -85,7 +85,7 @@ describe('slot keeper on a real primary', () => {
       createSlot: (n: string) => a.createSlot(n),
       dropSlot: (n: string) => a.dropSlot(n),
     };
-    const keeper = new SlotKeeper(spy, 'a', { info: () => undefined, warn: () => undefined }, () => ({ ttl: 10, loopWait: 0, slotGracePeriod: 1 }));
+    const keeper = new SlotKeeper(spy, 'a', { info: () => undefined, warn: () => undefined }, () => ({ ttl: 1, loopWait: 0, slotGracePeriod: 1 }));
     const snap = snapshot({ members: [primary('a')] });
 
     // Act
