@@ -64,6 +64,8 @@ export function eligibility(member: MemberItem, ctx: EligibilityContext): Eligib
   if (!roleOk) return no(`role ${member.role}, not a replica`);
 
   if (member.tags.nofailover) return no('nofailover tag');
+  // Its pre_promote script refused the last grant: another grant now would meet the same refusal.
+  if (member.promotionVetoed === true) return no('its pre_promote script vetoed a promotion lately');
   const fs = failsafeRule(member, ctx);
   if (fs !== ok) return fs;
   if (member.tags.failoverPriority <= 0) return no('nofailover tag (failover_priority 0)');
