@@ -22,6 +22,8 @@ export const FAULT_CLASSES = [
   'partition-member-api',
   /** An operator pauses the cluster (maintenance mode) for the fault's duration, then resumes it. */
   'pause',
+  /** The node's pre_promote script fails (vetoes every promotion) for the fault's duration. */
+  'pre-promote-veto',
 ] as const;
 export type FaultClass = (typeof FAULT_CLASSES)[number];
 
