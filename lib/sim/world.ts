@@ -364,7 +364,12 @@ class World {
         const others = this.nodes.filter((n) => n.name !== it.holder && n.pg.writable);
         // failsafe_mode: a grant that finds the old primary holding on is harmless while its grantee keeps a promise.
         const grantee = this.nodes.find((n) => n.name === it.holder);
-        const kept = grantee !== undefined && grantee.state.promise !== null && this.mono(grantee) < grantee.state.promise.until;
+        // So is one whose agent restarted in failsafe mode within the longest promise (2 ttl): it refuses to promote
+        // for that long, since it cannot know what its earlier process promised (agent-step.ts, promised()).
+        const kept =
+          grantee !== undefined &&
+          ((grantee.state.promise !== null && this.mono(grantee) < grantee.state.promise.until) ||
+            (grantee.state.config.failsafeMode && grantee.state.startedAt !== null && this.mono(grantee) < grantee.state.startedAt + 2 * grantee.state.config.ttl * 1000));
         if (others.length > 0 && !kept) this.violate('fenced-before-grant', `term ${it.term} granted to ${it.holder} while ${others.map((n) => n.name).join(',')} writable`);
       }
     }
