@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { parse } from 'yaml';
 import { writeNodeHooks } from '../../lib/local/cluster.js';
 import { leaderActive, sql, streamingStandbys, TestCluster } from '../support/pgcluster.js';
 
@@ -46,6 +47,18 @@ before(async () => {
 });
 after(async () => c?.stop());
 
+/** POST to a node's agent API with the cluster's credential. */
+async function post(name: string, path: string): Promise<number> {
+  const { username, password } = (parse(readFileSync(c.spec(name).configPath, 'utf8')) as { restapi: { authentication: { username: string; password: string } } }).restapi.authentication;
+  const r = await fetch(`http://127.0.0.1:${c.spec(name).apiPort}${path}`, {
+    method: 'POST',
+    headers: { Authorization: `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}`, 'Content-Type': 'application/json' },
+    signal: AbortSignal.timeout(60_000),
+  });
+  await r.text();
+  return r.status;
+}
+
 const waitFor: TestCluster['waitFor'] = (what, check, timeoutMs = BOUND_MS) => c.waitFor(what, check, timeoutMs);
 
 describe('callbacks and pre_promote on real PostgreSQL', { concurrency: false }, () => {
@@ -83,5 +96,14 @@ describe('callbacks and pre_promote on real PostgreSQL', { concurrency: false },
     assert.equal(recovery[0]?.r, true, 'node2 never promoted');
     await waitFor('on_role_change primary on node3', () => (calls('node3').includes(`on_role_change primary ${c.cluster.scope}`) ? true : undefined), 30_000);
     assert.ok(!calls('node2').some((l) => l.startsWith('on_role_change primary')), calls('node2').join(' | '));
+  });
+
+  test('an operator reload and restart of the new primary run on_reload and on_restart with role primary', async () => {
+    // Act
+    assert.equal(await post('node3', '/reload'), 200);
+    assert.equal(await post('node3', '/restart'), 200);
+    // Assess
+    const scope = c.cluster.scope;
+    await waitFor('on_reload and on_restart on node3', () => (calls('node3').includes(`on_reload primary ${scope}`) && calls('node3').includes(`on_restart primary ${scope}`) ? true : undefined), 60_000);
   });
 });
