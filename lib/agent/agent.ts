@@ -30,6 +30,7 @@ import type { MutationResult } from './api.js';
 import type { FailsafeBody } from './api-body.js';
 import type { ArbiterWaker } from './arbiter-waker.js';
 import { ParameterSync } from './parameters.js';
+import { Callbacks, type CallbackRole } from './callbacks.js';
 import { VERSION } from './version.js';
 import { currentLeader, leaderName } from '../ha/leadership.js';
 import { OperatorRequests } from './operator-requests.js';
@@ -91,6 +92,8 @@ export class Agent {
   private beating: Promise<void> | undefined;
   private readonly parameters: ParameterSync;
   private readonly slots: SlotKeeper;
+  /** The operator's callbacks and pre_promote (postgresql.callbacks, postgresql.pre_promote). */
+  readonly callbacks: Callbacks;
   /** The local server's last status: what the heartbeat says of its version and pending restart. */
   private lastPg: NodeStatus | null = null;
   private readonly memoryBytes = totalmem();
@@ -117,7 +120,10 @@ export class Agent {
       connUrl: this.connUrl,
       wakesArbiter: deps.waker !== undefined,
       reinitOnRewindFailure: settings.postgresql.remove_data_directory_on_rewind_failure,
+      prePromote: settings.postgresql.pre_promote !== undefined,
     };
+    const pgc = settings.postgresql;
+    this.callbacks = new Callbacks({ scripts: pgc.callbacks, ...(pgc.pre_promote !== undefined ? { prePromote: pgc.pre_promote } : {}), timeoutMs: pgc.callback_timeout * 1000, scope: settings.scope, osUser: pgc.os_user }, deps.log);
     this.effects = {
       store: deps.store,
       pg: deps.pg,
@@ -131,6 +137,8 @@ export class Agent {
       storeError: () => {
         this.storeErrors += 1;
       },
+      hook: () => this.callbacks.prePromote(),
+      onPgDone: (op, o) => this.callbacks.afterPg(op.op, o.kind !== 'error', () => this.roleNow(), this.lastPg?.inRecovery === false ? 'primary' : 'replica'),
       identity: () => ({
         name: this.name,
         tags: this.tags,
@@ -148,14 +156,26 @@ export class Agent {
         ...(settings.aws.private_ip !== undefined ? { privateIp: settings.aws.private_ip } : {}),
       }),
     };
-    this.parameters = new ParameterSync(deps.pg, { info: (m) => deps.log.info(m), warn: (m) => deps.log.warn(m) }, this.memoryBytes);
+    // A parameter change that the server was reloaded for is a reload to the callbacks too.
+    const applyClusterParameters: PostgresNode['applyClusterParameters'] = async (p) => {
+      const changed = await deps.pg.applyClusterParameters(p);
+      if (changed && (await deps.pg.isRunning())) this.callbacks.fire('on_reload', () => this.roleNow());
+      return changed;
+    };
+    const applying = new Proxy(deps.pg, {
+      get: (t, k) => (k === 'applyClusterParameters' ? applyClusterParameters : ((v: unknown) => (typeof v === 'function' ? v.bind(t) : v))(Reflect.get(t, k))),
+    });
+    this.parameters = new ParameterSync(applying, { info: (m) => deps.log.info(m), warn: (m) => deps.log.warn(m) }, this.memoryBytes);
     this.operator = new OperatorRequests({
       run: (op, answer) => this.runOperator(op, answer),
       role: () => this.status().role,
       pendingRestart: () => this.lastPg?.pendingRestart ?? [],
       reload: async () => {
         await this.parameters.sync(this.state.config.postgresql.parameters, { force: true });
-        if (await deps.pg.isRunning()) await deps.pg.reload();
+        if (await deps.pg.isRunning()) {
+          await deps.pg.reload();
+          this.callbacks.fire('on_reload', () => this.roleNow());
+        }
       },
       log: { info: (m) => deps.log.info(m), warn: (m) => deps.log.warn(m) },
       now: this.wall,
@@ -258,6 +278,7 @@ export class Agent {
     await this.parameters.sync(snapshot?.config?.config.postgresql.parameters ?? this.state.config.postgresql.parameters);
     const reading = await readLocal(pg, snapshot?.members ?? []);
     this.lastPg = reading.status;
+    this.callbacks.observeRole(reading.status === null ? null : reading.status.inRecovery ? 'replica' : 'primary');
     try {
       await this.slots.sync({ snapshot, primary: reading.status !== null && !reading.status.inRecovery, holder: this.state.snapshot?.leader?.holder === this.name, membersSeen: this.state.membersSeen, now: this.mono() });
     } catch (err) {
@@ -279,6 +300,12 @@ export class Agent {
       const outcome = await execute(this.effects, call);
       effects = this.step({ type: 'result', now: this.mono(), outcome });
     }
+  }
+
+  /** The running server's role as it reports it now; the last one read when it cannot say. */
+  private async roleNow(): Promise<CallbackRole> {
+    const s = await this.deps.pg.status().catch(() => this.lastPg);
+    return s?.inRecovery === false ? 'primary' : 'replica';
   }
 
   /** The loop's read of the store (loop-read.ts); a null snapshot when the store cannot be read. */

@@ -34,6 +34,10 @@ const credentials = z.strictObject({
 // Unix socket paths are limited to 107 bytes; the longest this directory holds is "/.s.PGSQL.65535" (15).
 const SOCKET_DIR_MAX = 107 - '/.s.PGSQL.65535'.length;
 
+/** An absolute path to an executable; key is the YAML path. */
+const scriptPath = (key: string) =>
+  z.string({ error: (iss) => (iss.input === undefined ? undefined : `${key}: an absolute path to an executable, e.g. /usr/local/bin/pg-hook`) }).startsWith('/', `${key}: an absolute path to an executable, e.g. /usr/local/bin/pg-hook`);
+
 const pgParameter = z.union([z.string(), z.number(), z.boolean()], {
   error: 'a string, number or boolean, e.g. shared_buffers: 1GB',
 });
@@ -136,6 +140,24 @@ export const agentConfigSchema = z.strictObject({
     trust_local: z.boolean().default(false),
     /** Patroni's key: after pg_rewind failed every attempt, re-create the node from the leader instead of waiting for an operator. */
     remove_data_directory_on_rewind_failure: z.boolean().default(false),
+    /** Patroni's callbacks: each run as `<script> <action> <role> <scope>`, beside the loop, never waited for. */
+    callbacks: z
+      .strictObject({
+        on_start: scriptPath('postgresql.callbacks.on_start').optional(),
+        on_stop: scriptPath('postgresql.callbacks.on_stop').optional(),
+        on_restart: scriptPath('postgresql.callbacks.on_restart').optional(),
+        on_reload: scriptPath('postgresql.callbacks.on_reload').optional(),
+        on_role_change: scriptPath('postgresql.callbacks.on_role_change').optional(),
+      })
+      .default({}),
+    /** Run after the lease is taken and the fence armed, before promoting: a non-zero exit or a timeout vetoes the promotion. */
+    pre_promote: scriptPath('postgresql.pre_promote').optional(),
+    /** Seconds a callback or pre_promote may run before it is killed. */
+    callback_timeout: z
+      .number('postgresql.callback_timeout: seconds, 1 to 600, e.g. 30')
+      .min(1, 'postgresql.callback_timeout: seconds, 1 to 600, e.g. 30')
+      .max(600, 'postgresql.callback_timeout: seconds, 1 to 600, e.g. 30')
+      .default(30),
   }),
   tags: z
     .strictObject({

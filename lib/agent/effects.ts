@@ -28,6 +28,10 @@ export interface EffectDeps {
   readonly failsafe?: (call: FailsafeCall) => Promise<Record<string, FailsafeAnswer>>;
   /** Counts a store call that failed (unreachable, timed out). */
   readonly storeError?: () => void;
+  /** Runs a hook script to its end (callbacks.ts); without it every hook answers ok at once. */
+  readonly hook?: (name: Extract<CallEffect, { type: 'hook' }>['name']) => Promise<{ ok: boolean; message: string }>;
+  /** Hears every PostgreSQL operation's outcome once it ended (the callbacks fire from it); it must not throw nor block. */
+  readonly onPgDone?: (op: PgOp, outcome: Outcome) => void;
 }
 
 export { slotName };
@@ -84,8 +88,17 @@ export async function execute(deps: EffectDeps, e: CallEffect): Promise<Outcome>
         const answers = deps.failsafe === undefined ? Object.fromEntries(e.targets.map((t) => [t.name, 'unreachable' as const])) : await deps.failsafe(e);
         return { kind: 'failsafe', answers };
       }
-      case 'pg':
-        return await pgCall(deps, e.op);
+      case 'pg': {
+        const o = await pgCall(deps, e.op).catch((err: Error): Outcome => ({ kind: 'error', message: err.message }));
+        try {
+          deps.onPgDone?.(e.op, o);
+        } catch {
+          // A listener's failure is not the operation's.
+        }
+        return o;
+      }
+      case 'hook':
+        return deps.hook === undefined ? { kind: 'hook', ok: true, message: 'no script' } : { kind: 'hook', ...(await deps.hook(e.name)) };
       case 'keeper':
         if (deps.fence === undefined) return { kind: 'ok' };
         if (e.op === 'arm') await deps.fence.arm(e.deadline);

@@ -174,6 +174,8 @@ export const memberStatusSchema = z.object({
   privateIp: z.string().optional(),
   /** failsafe_mode: this member promised `holder` (of `term`) not to promote, and the promise still holds. */
   failsafe: z.object({ holder: memberNameSchema, term: z.number().int().min(1) }).optional(),
+  /** This member's pre_promote script refused a promotion lately: the arbiter grants it nothing while it says so. */
+  promotionVetoed: z.boolean().optional(),
   /** Store calls of this agent that failed (unreachable, timed out) since it started. */
   storeErrors: z.number().int().min(0).optional(),
   /** The node's memory, bytes: bounds what edit-config accepts for shared_buffers. */

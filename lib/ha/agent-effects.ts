@@ -75,7 +75,9 @@ export type Outcome =
   | { readonly kind: 'promoted'; readonly durationMs: number }
   | { readonly kind: 'rewound'; readonly rewound: boolean; readonly durationMs: number }
   /** Each asked member's answer to a failsafe call: `ok` only for a promise given. */
-  | { readonly kind: 'failsafe'; readonly answers: Readonly<Record<string, 'ok' | 'refused' | 'unreachable'>> };
+  | { readonly kind: 'failsafe'; readonly answers: Readonly<Record<string, 'ok' | 'refused' | 'unreachable'>> }
+  /** A hook script's end: `ok` only for exit status 0 within its timeout; `message` says why not. */
+  | { readonly kind: 'hook'; readonly ok: boolean; readonly message: string };
 
 export type StoreOp =
   | { readonly op: 'grantFirst'; readonly grant: Omit<Grant, 'grantedAt'> }
@@ -125,7 +127,7 @@ export type PgOp =
   | { readonly op: 'ensureReplicationRole' };
 
 /** The member item fields the step decides; the shell adds identity and wall time. */
-export type HeartbeatFields = Pick<MemberStatus, 'role' | 'state' | 'timeline' | 'lsn' | 'replayLsn' | 'systemId' | 'failsafe' | 'rewindFailed'>;
+export type HeartbeatFields = Pick<MemberStatus, 'role' | 'state' | 'timeline' | 'lsn' | 'replayLsn' | 'systemId' | 'failsafe' | 'rewindFailed' | 'promotionVetoed'>;
 
 /** A member asked in a failsafe call, at its agent API. */
 export interface FailsafeTarget {
@@ -151,6 +153,12 @@ export type Effect =
   | { readonly type: 'keeper'; readonly op: 'disarm' }
   /** failsafe_mode: ask every target, at once, to promise not to promote for `durationMs`. */
   | { readonly type: 'failsafe'; readonly holder: string; readonly term: number; readonly durationMs: number; readonly targets: readonly FailsafeTarget[] }
+  /**
+   * Runs the operator's pre_promote script and waits for its end (bounded by
+   * callback_timeout): its outcome is a `hook` outcome; anything but ok vetoes
+   * the promotion.
+   */
+  | { readonly type: 'hook'; readonly name: 'pre_promote' }
   /** An operator's request has begun: it runs to its end now, whatever comes. */
   | { readonly type: 'operatorBegun'; readonly id: number }
   /** The answer to an `operator` event. */
@@ -167,9 +175,9 @@ export type Effect =
   /** The agent ends: a refusal (it must not run here) or the end of a clean shutdown. */
   | { readonly type: 'exit'; readonly refused: Reason | null };
 
-export type CallEffect = Extract<Effect, { type: 'readStatus' | 'store' | 'heartbeat' | 'pg' | 'keeper' | 'failsafe' }>;
+export type CallEffect = Extract<Effect, { type: 'readStatus' | 'store' | 'heartbeat' | 'pg' | 'keeper' | 'failsafe' | 'hook' }>;
 
 export function isCall(e: Effect): e is CallEffect {
-  const call = e.type === 'readStatus' || e.type === 'store' || e.type === 'heartbeat' || e.type === 'pg' || e.type === 'keeper' || e.type === 'failsafe';
+  const call = e.type === 'readStatus' || e.type === 'store' || e.type === 'heartbeat' || e.type === 'pg' || e.type === 'keeper' || e.type === 'failsafe' || e.type === 'hook';
   return call && !((e.type === 'pg' || e.type === 'heartbeat') && e.detached === true);
 }

@@ -54,6 +54,8 @@ export interface AgentParams {
   readonly wakesArbiter?: boolean;
   /** Patroni's remove_data_directory_on_rewind_failure: a failed pg_rewind re-creates the node from the leader. */
   readonly reinitOnRewindFailure?: boolean;
+  /** A pre_promote script is configured: a promotion runs it, and its failure vetoes the promotion. */
+  readonly prePromote?: boolean;
 }
 
 export interface LeaseHeld {
@@ -89,6 +91,8 @@ export interface AgentState {
   /** The role is held by failsafe promises: the store is out of reach. */
   readonly failsafeActive: boolean;
   readonly promise: FailsafePromise | null;
+  /** Until when (monotonic ms) the heartbeat says promotionVetoed: the pre_promote script refused a promotion. */
+  readonly vetoedUntil: number | null;
   /** Monotonic ms of this process's first loop: a promise of an earlier process is not remembered. */
   readonly startedAt: number | null;
   readonly local: LocalState;
@@ -188,6 +192,7 @@ export function initialAgentState(config: ClusterConfig): AgentState {
     failsafe: { term: null, acked: null, pending: [] },
     failsafeActive: false,
     promise: null,
+    vetoedUntil: null,
     startedAt: null,
     local: EMPTY_LOCAL,
     status: null,
@@ -427,6 +432,9 @@ function seenAt(prev: AgentState['membersSeen'], snap: ClusterSnapshot, now: num
 const READS_ERRORS = new Set([
   'tfl:armed',
   'promote:armed',
+  'promote:hooked',
+  'promote:vetoBeat',
+  'promote:vetoReleased',
   'promote:confirmArmed',
   'confirm:armed',
   'renew:renewed',
@@ -677,11 +685,38 @@ function promote(c: Ctx, a: Extract<AgentAction, { type: 'promote' }>, name: str
     case 'promote:armed':
       // Only once the keeper holds the deadline may PostgreSQL take writes.
       if (!keeperAnswer(c, o)) return 'stop';
+      // The operator's pre_promote runs inside the lease just taken, so its answer is about this grant.
+      if (c.p.prePromote === true) return { call: { type: 'hook', name: 'pre_promote' }, step: 'promote:hooked' };
+      return { goto: 'promote:hooked' };
+    case 'promote:hooked': {
+      const veto = o === null ? null : o.kind === 'hook' ? (o.ok ? null : o.message) : o.kind === 'error' ? o.message : null;
+      // The script may have run past the lease: a promotion then would only meet the fence.
+      const late = veto === null && o !== null && (d.fenceAt === null || c.now >= d.fenceAt) ? 'it ran past the lease deadline' : null;
+      const why = veto ?? late;
+      if (why !== null) {
+        d.vetoedUntil = c.now + 3 * d.config.ttl * 1000;
+        c.out.push(log('warn', 'pre_promote_vetoed', `pre_promote vetoed the promotion of term ${a.term} (${why}): releasing the grant so the arbiter chooses again`));
+        // The item says vetoed before the grant is released: an arbiter that reads the release reads the veto too.
+        return { call: heartbeat(d, c.p.name, c.now), step: 'promote:vetoBeat' };
+      }
       if (d.config.synchronousMode) {
         // No commit is acknowledged before a standby has it: from the first write on.
         return { call: { type: 'pg', op: { op: 'setSync', spec: ANY_STANDBY } }, step: 'promote:syncSet' };
       }
       return { goto: 'promote:promote' };
+    }
+    case 'promote:vetoBeat': {
+      onHeartbeatDone(d, c.p, o, c.out);
+      const w = c.data.w ?? { holder: c.p.name, term: a.term, lastLsn: leader?.lastLsn ?? 0, timeline: 1 };
+      return storeCall({ op: 'release', w: { holder: w.holder, term: w.term, lastLsn: w.lastLsn } }, 'promote:vetoReleased');
+    }
+    case 'promote:vetoReleased':
+      // Not promoted: no lease to hold, released or not (an unreleased grant expires; the fence has nothing to stop).
+      d.fenceAt = null;
+      c.out.push({ type: 'fenceTimer', at: null });
+      d.lease = { term: null, sentAt: null };
+      if (o?.kind !== 'written') c.out.push(log('warn', 'pre_promote_vetoed', `the vetoed grant of term ${a.term} was not released (${o?.kind === 'error' ? o.message : 'lost the race'}): it expires`));
+      return 'stop';
     case 'promote:syncSet':
       d.syncPending = true;
       return { goto: 'promote:promote' };
@@ -1267,6 +1302,7 @@ function heartbeat(d: Draft, name: string, now: number): Extract<CallEffect, { t
     systemId: s?.systemId ?? d.local.systemId,
     ...(promise !== null ? { failsafe: promise } : {}),
     ...(rewindGaveUp(d) ? { rewindFailed: true } : {}),
+    ...(d.vetoedUntil !== null && now < d.vetoedUntil ? { promotionVetoed: true } : {}),
   };
   // Its own item malformed: this member rewrites it, by the version it was stored with.
   const mine = d.snapshot?.members.find((m) => m.name === name)?.version;

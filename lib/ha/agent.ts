@@ -37,6 +37,7 @@ export const STEP_REASON_CODES = [
   'heartbeat_conflict', 'member_gone', 'promoted', 'rewound', 'initdb', 'keeper_disarm_failed', 'checkpoint_failed', 'action',
   'failsafe_active', 'failsafe_incomplete', 'failsafe_ended', 'failsafe_promised', 'failsafe_promise', 'failsafe_refused',
   'arbiter_wake', 'fence_rearmed', 'fence_off', 'rewind_failed', 'operator_restart', 'operator_reinit', 'operator_refused', 'operator_failed', 'operator_done',
+  'pre_promote_vetoed',
 ] as const;
 
 export type ReasonCode = (typeof RULE_REASON_CODES)[number] | (typeof STEP_REASON_CODES)[number];

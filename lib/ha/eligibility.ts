@@ -64,6 +64,8 @@ export function eligibility(member: MemberItem, ctx: EligibilityContext): Eligib
   if (!roleOk) return no(`role ${member.role}, not a replica`);
 
   if (member.tags.nofailover) return no('nofailover tag');
+  // Its pre_promote script refused the last grant: another grant now would meet the same refusal.
+  if (member.promotionVetoed === true) return no('its pre_promote script vetoed a promotion lately');
   const fs = failsafeRule(member, ctx);
   if (fs !== ok) return fs;
   if (member.tags.failoverPriority <= 0) return no('nofailover tag (failover_priority 0)');
@@ -110,7 +112,8 @@ function failsafeRule(member: MemberItem, ctx: EligibilityContext): Eligibility 
  * In synchronous mode only a standby that the last primary's agent recorded
  * in `sync` may take over: the record of this holder, or, while the holder's
  * grant is unconfirmed, the record of whoever wrote it (the grantee may never
- * have promoted; the commits to keep are that primary's). The grantee itself
+ * have promoted; the commits to keep are that primary's), as after a grantee
+ * released a grant it never recorded a sync state under. The grantee itself
  * stays a candidate. Without such a record (mode just switched on, or a new
  * leader not yet written it) synchronous replication is not in force: the
  * rule is waived, except in strict mode.
@@ -118,7 +121,9 @@ function failsafeRule(member: MemberItem, ctx: EligibilityContext): Eligibility 
 function syncRule(member: MemberItem, ctx: EligibilityContext, leader: LeaderItem): Eligibility {
   if (!ctx.config.synchronousMode) return ok;
   const sync = ctx.sync;
-  const inForce = sync !== null && (sync.leader === leader.holder || leader.phase === 'granted');
+  // A grantee that released without ever writing the record (a vetoed promotion) leaves its predecessor's in force too.
+  const unrecorded = leader.phase === 'granted' || (leader.phase === 'released' && sync?.leader === leader.previous);
+  const inForce = sync !== null && (sync.leader === leader.holder || unrecorded);
   if (inForce) {
     if (sync.standbys.includes(member.name) || member.name === leader.holder || member.name === sync.leader) return ok;
     const listed = sync.standbys.length > 0 ? sync.standbys.join(', ') : 'none';

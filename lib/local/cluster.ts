@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { stringify } from 'yaml';
+import { parse, stringify } from 'yaml';
 import type { ClusterConfig } from '../dcs/items.js';
 import type { ClusterId } from '../dcs/keys.js';
 import { processExists } from '../postgres/data-dir.js';
@@ -38,6 +38,27 @@ export interface LocalClusterOptions {
   readonly parameters?: Record<string, string | number | boolean>;
   /** Nodes of an earlier run: keep their ports, so their data and the endpoint stay where they were. */
   readonly reuse?: readonly LocalNodeSpec[];
+  /** Per node: the callbacks, pre_promote and failover_priority its agent.yml names (absent: none). */
+  readonly hooks?: (name: string) => LocalNodeHooks | undefined;
+}
+
+/** A node's postgresql.callbacks, postgresql.pre_promote and postgresql.callback_timeout, as agent.yml spells them. */
+export interface LocalNodeHooks {
+  readonly callbacks?: Readonly<Partial<Record<'on_start' | 'on_stop' | 'on_restart' | 'on_reload' | 'on_role_change', string>>>;
+  readonly prePromote?: string;
+  /** Seconds. */
+  readonly callbackTimeout?: number;
+  readonly failoverPriority?: number;
+}
+
+/** Writes `hooks` into the agent.yml at `configPath`, keeping everything else. */
+export function writeNodeHooks(configPath: string, hooks: LocalNodeHooks): void {
+  const config = parse(readFileSync(configPath, 'utf8')) as { postgresql: Record<string, unknown>; tags?: Record<string, unknown> };
+  if (hooks.callbacks !== undefined) config.postgresql.callbacks = { ...hooks.callbacks };
+  if (hooks.prePromote !== undefined) config.postgresql.pre_promote = hooks.prePromote;
+  if (hooks.callbackTimeout !== undefined) config.postgresql.callback_timeout = hooks.callbackTimeout;
+  if (hooks.failoverPriority !== undefined) config.tags = { ...config.tags, failover_priority: hooks.failoverPriority };
+  writeFileSync(configPath, stringify(config));
 }
 
 const ROOT = join(import.meta.dirname, '..', '..');
@@ -92,6 +113,8 @@ export async function planLocalNodes(o: LocalClusterOptions): Promise<LocalNodeS
       },
     };
     writeFileSync(spec.configPath, stringify(config));
+    const hooks = o.hooks?.(name);
+    if (hooks !== undefined) writeNodeHooks(spec.configPath, hooks);
     specs.push(spec);
   }
   return specs;

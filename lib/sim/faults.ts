@@ -24,6 +24,8 @@ export const FAULT_CLASSES = [
   'pause',
   /** An operator asks the node's agent, over its API, to restart PostgreSQL (a primary restarts inside its lease). */
   'operator-restart',
+  /** The node's pre_promote script fails (vetoes every promotion) for the fault's duration. */
+  'pre-promote-veto',
 ] as const;
 export type FaultClass = (typeof FAULT_CLASSES)[number];
 

@@ -125,6 +125,8 @@ interface Node {
   restarts: number;
   /** Its agent API cannot reach, nor be reached by, the other members' until (virtual ms). */
   apiCutUntil: number;
+  /** Its pre_promote script fails until (virtual ms). */
+  vetoUntil: number;
 }
 
 interface Ack {
@@ -213,6 +215,7 @@ class World {
       downUntil: 0,
       restarts: 0,
       apiCutUntil: 0,
+      vetoUntil: 0,
     }));
     this.faults = faultSchedule(this.rng, this.nodes.length, o.classes ?? FAULT_CLASSES, o.profile ?? 'full');
   }
@@ -379,6 +382,7 @@ class World {
       keeper: !this.switches.has('keeper-disabled'),
       connUrl: `postgres://${n.name}:5432/postgres`,
       wakesArbiter: !this.switches.has('no-arbiter-wake'),
+      prePromote: true,
     };
   }
 
@@ -492,6 +496,10 @@ class World {
           return await this.pgOp(n, proc, call.op);
         case 'failsafe':
           return await this.failsafeRound(n, proc, call);
+        case 'hook':
+          // A script takes a little while; inside a veto fault it exits non-zero.
+          await this.sched.sleep(proc, 20);
+          return this.sched.now < n.vetoUntil ? { kind: 'hook', ok: false, message: 'pre_promote exited with status 1' } : { kind: 'hook', ok: true, message: 'exited with status 0' };
       }
     } catch (err) {
       return { kind: 'error', message: (err as Error).message };
@@ -995,6 +1003,9 @@ class World {
           return;
         case 'partition-member-api':
           n.apiCutUntil = Math.max(n.apiCutUntil, end);
+          return;
+        case 'pre-promote-veto':
+          n.vetoUntil = Math.max(n.vetoUntil, end);
           return;
         case 'hostile-item':
           this.hostile(n, end);
