@@ -151,6 +151,7 @@ export class Agent {
         ...(this.lastPg?.inRecovery === true ? { receiver: this.lastPg.walReceiver?.status ?? 'none' } : {}),
         ...(this.parameters.problems.length > 0 ? { parameterProblems: this.parameters.problems.map((p) => p.message) } : {}),
         ...(this.slots.retainedBytes() !== null ? { slotRetainedBytes: this.slots.retainedBytes() ?? 0 } : {}),
+        ...(this.slots.permanentLsns() !== null ? { permanentSlotLsns: { ...this.slots.permanentLsns() } } : {}),
         ...(settings.aws.instance_id !== undefined ? { instanceId: settings.aws.instance_id } : {}),
         ...(settings.aws.network_interface_id !== undefined ? { networkInterfaceId: settings.aws.network_interface_id } : {}),
         ...(settings.aws.private_ip !== undefined ? { privateIp: settings.aws.private_ip } : {}),
@@ -280,7 +281,15 @@ export class Agent {
     this.lastPg = reading.status;
     this.callbacks.observeRole(reading.status === null ? null : reading.status.inRecovery ? 'replica' : 'primary');
     try {
-      await this.slots.sync({ snapshot, primary: reading.status !== null && !reading.status.inRecovery, holder: this.state.snapshot?.leader?.holder === this.name, membersSeen: this.state.membersSeen, now: this.mono() });
+      await this.slots.sync({
+        snapshot,
+        primary: reading.status !== null && !reading.status.inRecovery,
+        holder: this.state.snapshot?.leader?.holder === this.name,
+        mayPromote: reading.status !== null && reading.status.inRecovery && !this.settings.tags.nofailover,
+        replayLsn: reading.status?.replayedLsn ?? null,
+        membersSeen: this.state.membersSeen,
+        now: this.mono(),
+      });
     } catch (err) {
       log.warn(`replication slots not synced: ${(err as Error).message}`);
     }

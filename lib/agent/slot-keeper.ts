@@ -1,10 +1,12 @@
 // Carries out the slot plan (lib/ha/slots.ts) on the primary: lists its
 // replication slots, creates the missing ones, drops the ones nobody will
 // use again. Only the lease holder running as primary acts, at most once per
-// loop_wait; every other node reports no retention.
+// loop_wait; every other node reports no retention. A replica that may
+// promote keeps copies of the permanent slots, advanced to the positions the
+// leader reports, so they are in place the moment it is promoted.
 import type { ClusterConfig } from '../dcs/items.js';
 import type { ClusterSnapshot } from '../dcs/store.js';
-import { planSlots, slotGraceMs } from '../ha/slots.js';
+import { planPermanentCopies, planSlots, slotGraceMs } from '../ha/slots.js';
 import { SlotInUseError } from '../postgres/errors.js';
 import type { SlotInfo } from '../postgres/slots.js';
 
@@ -12,6 +14,7 @@ export interface SlotPg {
   listSlots(): Promise<SlotInfo[]>;
   createSlot(name: string): Promise<boolean>;
   dropSlot(name: string): Promise<boolean>;
+  advanceSlot(name: string, lsn: number): Promise<void>;
 }
 
 export interface SlotLog {
@@ -25,6 +28,10 @@ export interface SlotSync {
   readonly primary: boolean;
   /** This node holds the leader lease. */
   readonly holder: boolean;
+  /** PostgreSQL runs as a standby and this node is not tagged nofailover: it keeps permanent slot copies. */
+  readonly mayPromote?: boolean;
+  /** The standby's last replayed position. */
+  readonly replayLsn?: number | null;
   readonly membersSeen: Readonly<Record<string, { readonly version: number; readonly at: number }>>;
   /** Monotonic ms. */
   readonly now: number;
@@ -33,6 +40,7 @@ export interface SlotSync {
 export class SlotKeeper {
   #lastAt: number | null = null;
   #retained: number | null = null;
+  #permanentLsns: Record<string, number> | null = null;
   /** Per slot name: the monotonic ms since which it has been listed without a break. */
   #listedSince: Record<string, number> = {};
   /** Per slot name: the reason codes already logged of it, each said once. */
@@ -50,11 +58,18 @@ export class SlotKeeper {
     return this.#retained;
   }
 
+  /** restart_lsn of each permanent slot on this primary at the last sync; null when not synced as primary. */
+  permanentLsns(): Readonly<Record<string, number>> | null {
+    return this.#permanentLsns;
+  }
+
   async sync(o: SlotSync): Promise<void> {
     if (!o.primary) {
       this.#retained = null;
-      this.#lastAt = null;
+      this.#permanentLsns = null;
       this.#listedSince = {};
+      if (o.mayPromote === true && o.snapshot !== null) await this.keepCopies(o);
+      else this.#lastAt = null;
       return;
     }
     if (!o.holder || o.snapshot === null) return;
@@ -106,6 +121,33 @@ export class SlotKeeper {
     // Forget what was said of slots that are gone, so that a slot made again is judged afresh.
     for (const name of [...this.#said.keys()]) if (!(name in this.#listedSince)) this.#said.delete(name);
     this.#retained = Math.max(0, ...slots.filter((s) => !gone.has(s.name)).map((s) => s.retainedBytes ?? 0));
+    const permanent = config.permanentSlots ?? {};
+    this.#permanentLsns = Object.fromEntries(slots.filter((s) => s.name in permanent && s.restartLsn !== null).map((s) => [s.name, s.restartLsn as number]));
+  }
+
+  private async keepCopies(o: SlotSync): Promise<void> {
+    const config = this.config();
+    const permanent = config.permanentSlots ?? {};
+    if (Object.keys(permanent).length === 0) return;
+    if (this.#lastAt !== null && o.now - this.#lastAt < config.loopWait * 1000) return;
+    this.#lastAt = o.now;
+    const leaderName = o.snapshot?.leader?.holder;
+    const leader = o.snapshot?.members.find((m) => m.name === leaderName);
+    const plan = planPermanentCopies({ slots: await this.pg.listSlots(), permanentSlots: permanent, leaderLsns: leader?.permanentSlotLsns ?? {}, replayLsn: o.replayLsn ?? null });
+    for (const name of plan.create) {
+      try {
+        if (await this.pg.createSlot(name)) this.log.info(`permanent slot ${name} copied on this replica`);
+      } catch (err) {
+        this.log.warn(`cannot create the copy of permanent slot ${name}: ${(err as Error).message}`);
+      }
+    }
+    for (const { name, to } of plan.advance) {
+      try {
+        await this.pg.advanceSlot(name, to);
+      } catch (err) {
+        this.log.warn(`cannot advance the copy of permanent slot ${name}: ${(err as Error).message}`);
+      }
+    }
   }
 
   private once(name: string, code: string, say: () => void): void {

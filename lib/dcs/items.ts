@@ -189,6 +189,8 @@ export const memberStatusSchema = z.object({
   pendingRestart: z.array(z.string().max(200)).max(400).optional(),
   /** pg_rewind against the current leader failed every attempt: the node waits for an operator (pgfloat reinit). */
   rewindFailed: z.boolean().optional(),
+  /** The primary's permanent slots and their restart_lsn: the positions replicas advance their copies to. */
+  permanentSlotLsns: z.record(z.string().max(63), lsn).optional(),
   /** Cluster-wide parameters this node refused to write, with why. */
   parameterProblems: z.array(z.string().max(1000)).max(400).optional(),
   /** The primary's largest WAL retention over its replication slots, bytes. */

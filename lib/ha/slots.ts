@@ -43,6 +43,7 @@ export interface ExistingSlot {
   readonly active: boolean;
   /** WAL the slot holds back: pg_current_wal_lsn() - restart_lsn; null when it reserves none. */
   readonly retainedBytes: number | null;
+  readonly restartLsn?: number | null;
 }
 
 export interface SlotPlanInput {
@@ -142,4 +143,35 @@ export function planSlots(input: SlotPlanInput): SlotPlan {
     if (!existing.has(name) && !permanent.has(name) && silentFor(member) === null) create.push(name);
   }
   return { create, drop, keep };
+}
+
+/**
+ * A replica that may promote keeps a copy of each permanent slot, so that the
+ * slot is there, with the WAL its consumer needs, the moment it is promoted:
+ * missing copies are created, and each copy is advanced to the position the
+ * leader reports for its own slot, never past what this replica has
+ * replayed, and never backwards (PostgreSQL refuses that).
+ */
+export function planPermanentCopies(input: {
+  readonly slots: readonly ExistingSlot[];
+  readonly permanentSlots: Readonly<Record<string, unknown>>;
+  /** restart_lsn of each permanent slot on the leader, as its heartbeat reports them. */
+  readonly leaderLsns: Readonly<Record<string, number>>;
+  /** This replica's last replayed position. */
+  readonly replayLsn: number | null;
+}): { readonly create: string[]; readonly advance: { readonly name: string; readonly to: number }[] } {
+  const create: string[] = [];
+  const advance: { name: string; to: number }[] = [];
+  for (const name of Object.keys(input.permanentSlots).sort()) {
+    const have = input.slots.find((s) => s.name === name);
+    if (have === undefined) {
+      create.push(name);
+      continue;
+    }
+    const leader = input.leaderLsns[name];
+    if (leader === undefined || input.replayLsn === null) continue;
+    const to = Math.min(leader, input.replayLsn);
+    if (have.restartLsn !== null && have.restartLsn !== undefined && to > have.restartLsn) advance.push({ name, to });
+  }
+  return { create, advance };
 }

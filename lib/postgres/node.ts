@@ -41,7 +41,8 @@ import { runCommand, type RunResult } from './exec.js';
 import { targetEndsAtFork } from './rewind-output.js';
 import { ensureDir, ensureOwnedDir, ensureOwnedFile, runAsFor, writeOwnedFile, type OsUser } from './os-user.js';
 import { buildConninfo, quoteIdent, quoteLiteral } from './quote.js';
-import { assertSlotName, createPhysicalSlot, dropSlot, listSlots, type SlotInfo } from './slots.js';
+import { advanceSlot, assertSlotName, createPhysicalSlot, dropSlot, listSlots, type SlotInfo } from './slots.js';
+import { formatLsn } from './lsn.js';
 import { queryReplication, queryStatus, type NodeStatus, type ReplicationRow } from './status.js';
 import { formatSyncStandbys, parseSyncStandbys, type SyncStandbys } from './sync-standbys.js';
 import type { ClusterParameters } from './settings.js';
@@ -381,6 +382,11 @@ export class PostgresNode {
   /** Drops a slot; false when there was none; SlotInUseError while a replica streams through it. */
   async dropSlot(name: string): Promise<boolean> {
     return this.withSession((session) => dropSlot(session, this.name, name));
+  }
+
+  /** Advances a slot to `lsn` (a byte position); a standby may do this to its own copies. */
+  async advanceSlot(name: string, lsn: number): Promise<void> {
+    await this.withSession((session) => advanceSlot(session, name, formatLsn(lsn)));
   }
 
   async listSlots(): Promise<SlotInfo[]> {

@@ -62,6 +62,12 @@ export async function dropSlot(session: Session, node: string, name: string): Pr
   }
 }
 
+/** Moves a slot's restart_lsn forward to `lsn` (never backwards: the caller checks), releasing the WAL before it. */
+export async function advanceSlot(session: Session, name: string, lsn: string): Promise<void> {
+  assertSlotName(name);
+  await session.query('SELECT pg_replication_slot_advance($1::name, $2::pg_lsn)', [name, lsn]);
+}
+
 /** The slots with the WAL each holds back from the server's current position (replay position on a standby). */
 export async function listSlots(session: Session): Promise<SlotInfo[]> {
   const rows = await session.query<{ slot_name: string; slot_type: string; active: boolean; restart_lsn: string | null; retained: string | null }>(

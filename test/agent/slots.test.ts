@@ -68,4 +68,8 @@ test('the primary drops a removed member\'s slot after the grace period, keeps t
   const drops = log.split('\n').filter((l) => l.includes(`dropping replication slot ${slotName(gone)}`));
   assert.equal(drops.length, 1, 'the drop is logged once');
   assert.match(drops[0] ?? '', /\((no-member|member-silent)\): /);
+  // The replica that may promote keeps its own copy of the permanent slot, ready for a failover.
+  await cl.waitFor('the replica holds a copy of standby_dr', async () => ((await slotsOn(cl.spec(replica).pgPort)).some((s) => s.slot_name === 'standby_dr') ? true : undefined));
+  const reportedLsns = await cl.waitFor('the primary reports its permanent slot\'s position', (s) => s.members.find((m) => m.name === primary)?.permanentSlotLsns?.['standby_dr']);
+  assert.ok(Number.isInteger(reportedLsns));
 });

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { slotName } from '../../lib/agent/effects.js';
 import { clusterConfigSchema, DEFAULT_CONFIG } from '../../lib/dcs/items.js';
-import { planSlots, SLOT_PREFIX, slotGraceMs, type ExistingSlot, type SlotPlanInput, type SlotReasonCode } from '../../lib/ha/slots.js';
+import { planPermanentCopies, planSlots, SLOT_PREFIX, slotGraceMs, type ExistingSlot, type SlotPlanInput, type SlotReasonCode } from '../../lib/ha/slots.js';
 
 const NOW = 10_000_000;
 const GRACE = 60_000;
@@ -213,4 +213,21 @@ describe('slot config', () => {
     assert.equal(clusterConfigSchema.safeParse({ slotGracePeriod: 0 }).success, false);
     assert.equal(clusterConfigSchema.safeParse({ slotGracePeriod: 5 }).data?.slotGracePeriod, 5);
   });
+});
+
+describe('permanent slot copies on a replica', () => {
+  const slot = (name: string, restartLsn: number | null) => ({ name, type: 'physical', active: false, retainedBytes: null, restartLsn });
+  const cases: Array<[string, Parameters<typeof planPermanentCopies>[0], ReturnType<typeof planPermanentCopies>]> = [
+    ['a missing copy is created', { slots: [], permanentSlots: { dr: {} }, leaderLsns: { dr: 500 }, replayLsn: 900 }, { create: ['dr'], advance: [] }],
+    ['a copy behind the leader\'s slot moves up to it', { slots: [slot('dr', 100)], permanentSlots: { dr: {} }, leaderLsns: { dr: 500 }, replayLsn: 900 }, { create: [], advance: [{ name: 'dr', to: 500 }] }],
+    ['never past what the replica replayed', { slots: [slot('dr', 100)], permanentSlots: { dr: {} }, leaderLsns: { dr: 500 }, replayLsn: 300 }, { create: [], advance: [{ name: 'dr', to: 300 }] }],
+    ['never backwards', { slots: [slot('dr', 700)], permanentSlots: { dr: {} }, leaderLsns: { dr: 500 }, replayLsn: 900 }, { create: [], advance: [] }],
+    ['no position from the leader: left as it is', { slots: [slot('dr', 100)], permanentSlots: { dr: {} }, leaderLsns: {}, replayLsn: 900 }, { create: [], advance: [] }],
+    ['slots that are not permanent are not touched', { slots: [slot('pgfloat_b', 100)], permanentSlots: {}, leaderLsns: { pgfloat_b: 500 }, replayLsn: 900 }, { create: [], advance: [] }],
+  ];
+  for (const [name, input, expected] of cases) {
+    test(name, () => {
+      assert.deepEqual(planPermanentCopies(input), expected);
+    });
+  }
 });

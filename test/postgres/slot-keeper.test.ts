@@ -53,6 +53,7 @@ describe('slot keeper on a real primary', () => {
       listSlots: async () => (await a.listSlots()).map((s) => ({ ...s, active: false })),
       createSlot: (n: string) => a.createSlot(n),
       dropSlot: (n: string) => a.dropSlot(n),
+      advanceSlot: (n: string, lsn: number) => a.advanceSlot(n, lsn),
     };
     const keeper = new SlotKeeper(stale, 'a', { info: (m) => infos.push(m), warn: (m) => warnings.push(m) }, () => ({ ttl: 1, loopWait: 0, slotGracePeriod: 1 }));
     const snap = snapshot({ members: [primary('a')] });
@@ -84,6 +85,7 @@ describe('slot keeper on a real primary', () => {
       },
       createSlot: (n: string) => a.createSlot(n),
       dropSlot: (n: string) => a.dropSlot(n),
+      advanceSlot: (n: string, lsn: number) => a.advanceSlot(n, lsn),
     };
     const keeper = new SlotKeeper(spy, 'a', { info: () => undefined, warn: () => undefined }, () => ({ ttl: 1, loopWait: 0, slotGracePeriod: 1 }));
     const snap = snapshot({ members: [primary('a')] });
