@@ -6,6 +6,7 @@ import type { Grant } from '../dcs/store.js';
 import { clearFailover, none, type ArbiterAction, type GrantAction } from './actions.js';
 import { assess, eligibility, type EligibilityContext } from './eligibility.js';
 import { formatLsn, formatSeconds } from './format.js';
+import { currentLeader } from './leadership.js';
 import { contextOf, keepWaiting, leaderAge, leaderSeen, memberNamed, versionOf, type Tick } from './tick.js';
 
 type GrantKind = Grant['kind'];
@@ -98,8 +99,8 @@ export function automaticFailover(t: Tick): ArbiterAction[] {
   const lost = leaderLost(t);
   if (lost === null) return [none(liveLeader(t))];
   if (t.config.paused) return [none(`paused: no automatic failover (${lost})`)];
-  const l = t.snapshot.leader;
-  if (l !== null && l.phase !== 'released' && l.unfenced === true) {
+  const l = currentLeader(t.snapshot);
+  if (l !== null && l.unfenced === true) {
     return [
       none(
         `${l.holder} holds term ${l.term} unfenced (renewed while paused): its PostgreSQL may still take writes, so no automatic failover until it renews again (${lost}); once it is stopped, pgfloat failover --candidate M --holder-stopped`,
@@ -121,19 +122,20 @@ export function automaticFailover(t: Tick): ArbiterAction[] {
 export function manualFailover(t: Tick, item: FailoverItem): ArbiterAction[] {
   const r = item.request;
   const leader = t.snapshot.leader;
+  const holding = currentLeader(t.snapshot);
   const to = r.to;
   if (to === undefined) return [clearFailover(item.version, 'failover request names no candidate (to): cleared')];
   if (r.from !== undefined && r.from !== leader?.holder) {
     return [clearFailover(item.version, `failover from ${r.from}, but ${leader ? `${leader.holder} leads` : 'no member leads'}: cleared`)];
   }
-  if (leader !== null && leader.phase !== 'released' && leader.holder === to) {
-    return [clearFailover(item.version, `failover to ${to}: ${to} already leads (term ${leader.term}, ${leader.phase}): cleared`)];
+  if (holding !== null && holding.holder === to) {
+    return [clearFailover(item.version, `failover to ${to}: ${to} already leads (term ${holding.term}, ${holding.phase}): cleared`)];
   }
-  if (leader !== null && leader.phase !== 'released' && leader.unfenced === true && r.holderStopped !== true) {
+  if (holding !== null && holding.unfenced === true && r.holderStopped !== true) {
     return [
       clearFailover(
         item.version,
-        `failover to ${to} refused: ${leader.holder} holds term ${leader.term} unfenced (renewed while paused) and may still take writes; stop its PostgreSQL, then pgfloat failover --candidate ${to} --holder-stopped`,
+        `failover to ${to} refused: ${holding.holder} holds term ${holding.term} unfenced (renewed while paused) and may still take writes; stop its PostgreSQL, then pgfloat failover --candidate ${to} --holder-stopped`,
       ),
     ];
   }
