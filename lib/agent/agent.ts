@@ -158,15 +158,10 @@ export class Agent {
       }),
     };
     // A parameter change that the server was reloaded for is a reload to the callbacks too.
-    const applyClusterParameters: PostgresNode['applyClusterParameters'] = async (p) => {
-      const changed = await deps.pg.applyClusterParameters(p);
-      if (changed && (await deps.pg.isRunning())) this.callbacks.fire('on_reload', () => this.roleNow());
-      return changed;
+    const afterWrite = (): void => {
+      void deps.pg.isRunning().then((running) => (running ? this.callbacks.fire('on_reload', () => this.roleNow()) : undefined));
     };
-    const applying = new Proxy(deps.pg, {
-      get: (t, k) => (k === 'applyClusterParameters' ? applyClusterParameters : ((v: unknown) => (typeof v === 'function' ? v.bind(t) : v))(Reflect.get(t, k))),
-    });
-    this.parameters = new ParameterSync(applying, { info: (m) => deps.log.info(m), warn: (m) => deps.log.warn(m) }, this.memoryBytes);
+    this.parameters = new ParameterSync(deps.pg, { info: (m) => deps.log.info(m), warn: (m) => deps.log.warn(m) }, this.memoryBytes, afterWrite);
     this.operator = new OperatorRequests({
       run: (op, answer) => this.runOperator(op, answer),
       role: () => this.status().role,

@@ -16,9 +16,11 @@ export class ParameterSync {
   #problems: readonly ParameterProblem[] = [];
 
   constructor(
-    private readonly pg: PostgresNode,
+    private readonly pg: Pick<PostgresNode, 'applyClusterParameters'>,
     private readonly log: ParameterLog,
     private readonly memoryBytes: number,
+    /** Called once a changed block was written (and a running server reloaded). */
+    private readonly afterWrite: () => void = () => undefined,
   ) {}
 
   /** The cluster-wide parameters set aside at the last sync. */
@@ -39,6 +41,7 @@ export class ParameterSync {
     try {
       const changed = await this.pg.applyClusterParameters(accepted);
       // Without a data directory nothing is written now: initdb, clone and rewind write the block with these.
+      if (changed) this.afterWrite();
       if (changed) this.log.info(`cluster parameters written${Object.keys(accepted).length === 0 ? ' (none set)' : `: ${Object.keys(accepted).sort().join(', ')}`}`);
       this.#applied = key;
     } catch (err) {
