@@ -1216,6 +1216,8 @@ function operatorStep(c: Ctx, a: Extract<AgentAction, { type: 'operator' }>, nam
   }
   d.operator = null;
   d.demoting = false;
+  // Both end with a running server (a restart as it was, a reinit as a standby); a failure leaves it to the next reading.
+  if (o?.kind !== 'error') d.phase = 'running';
   if (o?.kind === 'error') {
     c.out.push(log('error', 'operator_failed', `${a.op} failed: ${o.message}`), operatorDone(a.id, false, r('operator_failed', `${a.op} failed: ${o.message}`)));
     return 'stop';

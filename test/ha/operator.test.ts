@@ -41,6 +41,9 @@ describe('operator requests', () => {
     assert.ok(l.effects.some((e) => e.type === 'operatorBegun' && e.id === 7));
     assert.deepEqual(answers(l.effects).map((a) => [a.id, a.ok, a.reason.code]), [[7, true, 'operator_done']]);
     assert.equal(l.state.operator, null);
+    const beat = l.calls.find((c) => c.type === 'heartbeat');
+    assert.ok(beat?.type === 'heartbeat');
+    assert.equal(beat.fields.state, 'running', 'the heartbeat after the restart says running, not stopping');
   });
 
   test('a replica restarts; a failed restart is answered with its error', () => {
