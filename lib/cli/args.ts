@@ -63,6 +63,10 @@ export function parseCommandLine(spec: CommandSpec | null, rest: readonly string
 
 /** Splits the positionals into the optional cluster name and the command's own. */
 export function splitPositionals(spec: CommandSpec, positionals: readonly string[]): { cluster: string | undefined; own: string[] } {
+  if (spec.trailingMembers === true) {
+    const first = positionals[0];
+    return first !== undefined && first.includes('/') ? { cluster: first, own: positionals.slice(1) } : { cluster: undefined, own: [...positionals] };
+  }
   const need = spec.positionals.length;
   if (positionals.length === need) return { cluster: undefined, own: [...positionals] };
   if (positionals.length === need + 1) return { cluster: positionals[0], own: positionals.slice(1) };

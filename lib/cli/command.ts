@@ -24,6 +24,12 @@ export interface CommandSpec {
   readonly positionals: readonly string[];
   /** Checks the command's own positionals before the cluster is resolved; throws UsageError. */
   checkPositionals?(positionals: readonly string[]): void;
+  /**
+   * The command takes member names after the optional cluster, as patronictl
+   * does (`restart pgfloat/orders node1 node2`): a first positional is the
+   * cluster only when it is written <namespace>/<scope>.
+   */
+  readonly trailingMembers?: boolean;
   run(ctx: CommandContext, args: CommandArgs): Promise<number>;
   /** Runs when no cluster is named anywhere; without it, a missing cluster is a usage error. */
   runWithoutCluster?(out: Reporter, args: CommandArgs): Promise<number>;

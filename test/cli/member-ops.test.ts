@@ -83,6 +83,21 @@ describe('pgfloat restart, reload, reinit and flush restart', () => {
     assert.deepEqual(calls, ['b POST /restart {}', 'c POST /restart {}', 'a POST /restart {}']);
   });
 
+  test('restart takes members after the cluster, as patronictl does, or with --member', async () => {
+    // Prepare
+    const { c, calls } = await prepare();
+    // Act
+    const positional = await run(['restart', label(c), 'c', 'b', '--force'], { store: h.store, env: ENV });
+    const flagged = await run(['restart', '--cluster', label(c), 'b', '--force'], { store: h.store, env: ENV });
+    const ghost = await run(['restart', label(c), 'zz', '--force'], { store: h.store, env: ENV });
+    // Assess
+    assert.equal(positional.code, 0, positional.stderr);
+    assert.equal(flagged.code, 0, flagged.stderr);
+    assert.deepEqual(calls, ['b POST /restart {}', 'c POST /restart {}', 'b POST /restart {}']);
+    assert.equal(ghost.code, 1);
+    assert.match(ghost.stderr, /zz is not a member/);
+  });
+
   test('restart --pending asks only members with a setting waiting, --role replica never the leader', async () => {
     // Prepare
     const { c, calls } = await prepare({ replicas: [{ name: 'b', lsn: 100 * 1024 * 1024, pendingRestart: ['shared_buffers'] }, { name: 'c', lsn: 100 * 1024 * 1024 }] });

@@ -20,7 +20,7 @@ const QUICK_MS = 15_000;
 
 /** The named members (all when none is named), replicas first and the leader last. */
 function targets(spec: CommandSpec, snap: ClusterSnapshot, args: CommandArgs): MemberItem[] {
-  const names = stringsOption(args, 'member').map((n) => memberArgument(spec, '--member', n));
+  const names = [...stringsOption(args, 'member'), ...args.positionals].map((n) => memberArgument(spec, 'MEMBER', n));
   for (const n of names) {
     if (!snap.members.some((m) => m.name === n)) {
       throw new RefusedError(`${spec.name} refused: ${n} is not a member of ${clusterLabel(snap.cluster)} (members: ${snap.members.map((m) => m.name).join(', ') || 'none'}); nothing done`);
@@ -42,9 +42,9 @@ const MEMBER_OPTION = { member: { type: 'string', multiple: true, short: 'm' } }
 export const restart: CommandSpec = {
   name: 'restart',
   summary: 'restart PostgreSQL on members (all, or --member), replicas first, the leader inside its lease',
-  synopsis: 'restart [cluster] [--member M ...] [--role leader|replica|any] [--pending] [--scheduled T] [--force]',
+  synopsis: 'restart [namespace/scope] [MEMBER ...] [--role leader|replica|any] [--pending] [--scheduled T] [--force]',
   help: [
-    '--member M, -m M    a member to restart (repeatable); default every member',
+    'MEMBER, --member M  a member to restart (repeatable); default every member',
     '--role R            only members of this role: leader, replica or any (default any)',
     '--pending           only members with a setting waiting for a restart',
     '--scheduled T       at this ISO 8601 time with a zone (2030-01-31T02:00Z); cancel with pgfloat flush restart',
@@ -52,6 +52,7 @@ export const restart: CommandSpec = {
   ],
   options: { ...MEMBER_OPTION, role: { type: 'string' }, pending: { type: 'boolean' }, scheduled: { type: 'string' }, ...FORCE_OPTION },
   positionals: [],
+  trailingMembers: true,
   async run(ctx, args) {
     const role = stringOption(this, args, 'role') ?? 'any';
     if (!['leader', 'primary', 'master', 'replica', 'any'].includes(role)) throw new UsageError(`--role ${role}: one of leader, replica, any`, this.name);
@@ -93,10 +94,11 @@ export const restart: CommandSpec = {
 export const reload: CommandSpec = {
   name: 'reload',
   summary: 'apply the configuration again and reload PostgreSQL on members (all, or --member)',
-  synopsis: 'reload [cluster] [--member M ...] [--force]',
-  help: ['--member M, -m M    a member to reload (repeatable); default every member', '--force, -f         do not ask for confirmation'],
+  synopsis: 'reload [namespace/scope] [MEMBER ...] [--force]',
+  help: ['MEMBER, --member M  a member to reload (repeatable); default every member', '--force, -f         do not ask for confirmation'],
   options: { ...MEMBER_OPTION, ...FORCE_OPTION },
   positionals: [],
+  trailingMembers: true,
   async run(ctx, args) {
     const auth = requireApiAuth(ctx, 'reload');
     const snap = await ctx.store.readCluster(ctx.cluster);
