@@ -71,6 +71,8 @@ test('replicas of a healthy leader read the head, see a pause, and fail over whe
   const paused = await cl.store.getConfig(cl.cluster);
   assert.ok((await cl.store.putConfig(cl.cluster, { ...(paused?.config ?? DEFAULT_CONFIG), paused: false }, paused?.version ?? null)).ok);
   await until('both replicas resumed', async () => ((await Promise.all(replicas.map((n) => reads(cl.spec(n).apiPort)))).every((x) => !x.paused) ? true : undefined));
+  // A lease renewed while paused is held unfenced until its holder renews after the resume: only then may it fail over.
+  await cl.waitFor('the holder renewed out of pause', (s) => (s.leader?.holder === primary && s.leader.unfenced === undefined ? true : undefined));
   cl.kill(primary);
   const next = await cl.waitFor('a new leader', (s) => {
     const l = leaderActive(s);

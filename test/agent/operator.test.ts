@@ -86,6 +86,7 @@ test('restart, reload and reinitialize over the agent API', { timeout: 420_000 }
     const now = postmasterPid(cl.spec('node2'));
     return now !== null && now !== pid2 ? true : undefined;
   });
+  await streaming(2);
 
   // Act 4: reload, and reinitialize node3 (a file left in its data directory must go), and refuse on the primary
   const reload = await n2('POST', '/reload');

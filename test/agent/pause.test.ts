@@ -38,7 +38,8 @@ test('paused: PostgreSQL is left alone, and the primary outlives its agent with 
 
   // Act 1: pause, then stop node2's PostgreSQL by hand
   await setPaused(cl, true);
-  await cl.waitFor('the lease held unfenced', (s) => (s.leader?.unfenced === true ? true : undefined));
+  const unfencedAt = await cl.waitFor('the lease held unfenced', (s) => (s.leader?.unfenced === true ? s.leader.version : undefined));
+  await cl.waitFor('the paused holder keeps renewing, unfenced', (s) => (s.leader?.unfenced === true && s.leader.version >= unfencedAt + 3 ? true : undefined), 30_000);
   const pid = postmasterPid(cl.spec('node2'));
   assert.ok(pid !== null);
   process.kill(pid, 'SIGINT');
