@@ -8,18 +8,10 @@ import type { LocalState } from '../../lib/ha/agent.js';
 import { initialAgentState, type AgentParams, type Effect, type Outcome, type PgReading } from '../../lib/ha/agent-step.js';
 import { eligibility, type EligibilityContext } from '../../lib/ha/eligibility.js';
 import { DEFAULT_CONFIG } from '../../lib/dcs/items.js';
-import { callKinds, runLoop } from './step-harness.js';
+import { callKinds, runLoop, STEP_PARAMS } from './step-harness.js';
 import { config, initialize, leader, member, NOW, snapshot, sync } from './fixtures.js';
 
-const PARAMS: AgentParams = {
-  name: 'b',
-  tags: { nofailover: false, failoverPriority: 1, nosync: false, noloadbalance: false },
-  safetyMarginMs: 1000,
-  fastPollMs: 50,
-  keeper: true,
-  connUrl: 'postgres://b:5432/postgres',
-  prePromote: true,
-};
+const PARAMS: AgentParams = { ...STEP_PARAMS, prePromote: true };
 const T0 = 100_000;
 const TTL_MS = DEFAULT_CONFIG.ttl * 1000;
 const replicaHere: LocalState = { empty: false, systemId: '7300000000000000001', running: true, inRecovery: true, following: 'a', wasPrimary: false };
